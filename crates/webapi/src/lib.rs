@@ -1,0 +1,29 @@
+//! Web Standard APIs for Outpost isolates.
+//!
+//! This crate owns every global a handler sees beyond the ECMAScript language
+//! itself: `Request`, `Response`, `Headers`, `URL`, encoding, timers, console,
+//! events, crypto randomness. Each API group is one module exposing
+//! `init(ctx)`, which installs that group's globals into a context; [`install`]
+//! calls them all in dependency order. The substance is Rust (the `url`,
+//! `encoding_rs`, `http` crates); JavaScript glue is kept to the places where a
+//! spec algorithm is JS-shaped and cold.
+//!
+//! Nothing here touches the file system, processes, environment variables or
+//! sockets: anything that must reach outside the isolate goes through the
+//! [`host::HostHooks`] the embedding runtime provides.
+
+pub mod error;
+pub mod host;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use rquickjs::{Ctx, Result};
+
+/// Installs every Web API global into `ctx`.
+///
+/// Call once per fresh context, before any user code runs.
+pub fn install(ctx: &Ctx<'_>) -> Result<()> {
+    let _ = ctx;
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! Test support: run a snippet of async JavaScript in a fresh isolate with all
+//! Web APIs installed and get its result back as a string.
+
+use rquickjs::{AsyncContext, AsyncRuntime, CatchResultExt, Promise, Value};
+
+/// Evaluates `body` as the body of an async function and returns
+/// `String(result)`, or `"Error: <message>"`-style text of a thrown error
+/// prefixed by `THROWN `.
+pub fn run_js(body: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        let qjs = AsyncRuntime::new().unwrap();
+        let ctx = AsyncContext::full(&qjs).await.unwrap();
+        let out = ctx
+            .async_with(async |ctx| {
+                crate::install(&ctx).unwrap();
+                let src = format!("(async () => {{ {body} \n}})()");
+                let run = async {
+                    let promise: Promise = ctx.eval(src)?;
+                    let v: Value = promise.into_future().await?;
+                    let s: rquickjs::String = ctx.globals().get::<_, rquickjs::Function>("String")?.call((v,))?;
+                    s.to_string()
+                };
+                match run.await.catch(&ctx) {
+                    Ok(s) => s,
+                    Err(e) => format!("THROWN {e}"),
+                }
+            })
+            .await;
+        qjs.idle().await;
+        out
+    })
+}
+
+#[test]
+fn runs_plain_js() {
+    assert_eq!(run_js("return 1 + 1"), "2");
+    assert!(run_js("throw new TypeError('nope')").starts_with("THROWN TypeError: nope"));
+}
