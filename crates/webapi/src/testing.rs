@@ -1,7 +1,7 @@
 //! Test support: run a snippet of async JavaScript in a fresh isolate with all
 //! Web APIs installed and get its result back as a string.
 
-use rquickjs::{AsyncContext, AsyncRuntime, CatchResultExt, Promise, Value};
+use rquickjs::{AsyncContext, AsyncRuntime, Promise, Value};
 
 /// Evaluates `body` as the body of an async function and returns
 /// `String(result)`, or `"Error: <message>"`-style text of a thrown error
@@ -18,6 +18,8 @@ pub fn run_js(body: &str) -> String {
         let out = ctx
             .async_with(async |ctx| {
                 crate::install(&ctx).unwrap();
+                let fmt = rquickjs::Function::new(ctx.clone(), fmt_args).unwrap();
+                ctx.globals().set("__fmt", fmt).unwrap();
                 let src = format!("(async () => {{ {body} \n}})()");
                 let run = async {
                     let promise: Promise = ctx.eval(src)?;
@@ -25,9 +27,14 @@ pub fn run_js(body: &str) -> String {
                     let s: rquickjs::String = ctx.globals().get::<_, rquickjs::Function>("String")?.call((v,))?;
                     s.to_string()
                 };
-                match run.await.catch(&ctx) {
+                match run.await {
                     Ok(s) => s,
-                    Err(e) => format!("THROWN {e}"),
+                    Err(rquickjs::Error::Exception) => {
+                        let v = ctx.catch();
+                        let text = crate::console::inspect(&ctx, &v, 0).unwrap_or_default();
+                        format!("THROWN {text}")
+                    }
+                    Err(e) => format!("THROWN (host) {e}"),
                 }
             })
             .await;
@@ -36,8 +43,13 @@ pub fn run_js(body: &str) -> String {
     })
 }
 
+fn fmt_args<'js>(ctx: rquickjs::Ctx<'js>, args: Vec<Value<'js>>) -> rquickjs::Result<String> {
+    crate::console::format_args(&ctx, &args)
+}
+
 #[test]
 fn runs_plain_js() {
     assert_eq!(run_js("return 1 + 1"), "2");
-    assert!(run_js("throw new TypeError('nope')").starts_with("THROWN TypeError: nope"));
+    let e = run_js("throw new TypeError('nope')");
+    assert!(e.starts_with("THROWN TypeError: nope"), "{e}");
 }

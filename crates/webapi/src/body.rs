@@ -1,0 +1,391 @@
+//! The body shared by `Request` and `Response`: what it holds (nothing, bytes,
+//! a host stream not yet read, or a JS `ReadableStream`), how a `BodyInit`
+//! becomes one, and how the consuming methods (`text`, `json`, ...) read it.
+//!
+//! Spec: <https://fetch.spec.whatwg.org/#body-mixin>
+
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use rquickjs::{class::Trace, ArrayBuffer, Ctx, Function, Object, Promise, Result, Value};
+
+use crate::buffer::buffer_source_bytes;
+use crate::error::{OrThrow, WebApiError};
+
+/// Error type of host bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body produced by the host (an incoming request, a `fetch` response),
+/// read lazily so a handler that never looks at it costs nothing.
+pub type HostBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// What a request or response body holds.
+#[derive(Default, rquickjs::JsLifetime)]
+pub enum Body<'js> {
+    /// No body (`null`).
+    #[default]
+    None,
+    /// Fully buffered bytes.
+    Bytes(Bytes),
+    /// A host stream not yet read.
+    Host(Pin<Box<HostBody>>),
+    /// A JavaScript `ReadableStream`.
+    Stream(Object<'js>),
+}
+
+impl<'js> Trace<'js> for Body<'js> {
+    fn trace<'a>(&self, tracer: rquickjs::class::Tracer<'a, 'js>) {
+        if let Body::Stream(s) = self {
+            s.trace(tracer)
+        }
+    }
+}
+
+impl std::fmt::Debug for Body<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::None => f.write_str("Body::None"),
+            Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
+            Body::Host(_) => f.write_str("Body::Host"),
+            Body::Stream(_) => f.write_str("Body::Stream"),
+        }
+    }
+}
+
+/// A body plus its "disturbed" flag.
+#[derive(Debug, Default, rquickjs::JsLifetime)]
+pub struct BodySlot<'js> {
+    body: Body<'js>,
+    used: bool,
+}
+
+impl<'js> Trace<'js> for BodySlot<'js> {
+    fn trace<'a>(&self, tracer: rquickjs::class::Tracer<'a, 'js>) {
+        self.body.trace(tracer)
+    }
+}
+
+impl<'js> BodySlot<'js> {
+    /// A slot holding `body`, not yet used.
+    pub fn new(body: Body<'js>) -> Self {
+        Self { body, used: false }
+    }
+
+    /// `bodyUsed`.
+    pub fn used(&self) -> bool {
+        self.used
+    }
+
+    /// Whether there is no body at all.
+    pub fn is_none(&self) -> bool {
+        matches!(self.body, Body::None)
+    }
+
+    /// Takes the body for a consuming read, marking the slot used.
+    pub fn take_for_read(&mut self) -> std::result::Result<Body<'js>, WebApiError> {
+        if self.used {
+            return Err(WebApiError::type_error("Body has already been used. It can only be used once."));
+        }
+        self.used = true;
+        Ok(std::mem::take(&mut self.body))
+    }
+
+    /// Takes the body to move it into another request or response (the
+    /// source becomes used only if it had a body).
+    pub fn take_for_transfer(&mut self) -> std::result::Result<Body<'js>, WebApiError> {
+        if self.used {
+            return Err(WebApiError::type_error("Body has already been used. It can only be used once."));
+        }
+        if !self.is_none() {
+            self.used = true;
+        }
+        Ok(std::mem::take(&mut self.body))
+    }
+
+    /// Duplicates the body for `clone()`. Buffered bodies are shared; streamed
+    /// bodies are not cloneable yet.
+    pub fn try_clone(&self) -> std::result::Result<Self, WebApiError> {
+        if self.used {
+            return Err(WebApiError::type_error("Body has already been used. It can only be used once."));
+        }
+        let body = match &self.body {
+            Body::None => Body::None,
+            Body::Bytes(b) => Body::Bytes(b.clone()),
+            Body::Host(_) | Body::Stream(_) => {
+                return Err(WebApiError::type_error(
+                    "clone() of a streamed body is not supported yet; read it with arrayBuffer() first",
+                ))
+            }
+        };
+        Ok(Self { body, used: false })
+    }
+}
+
+/// A `BodyInit` turned into a body, with the `Content-Type` it implies.
+pub struct Extracted<'js> {
+    /// The body.
+    pub body: Body<'js>,
+    /// The implied content type, if any.
+    pub content_type: Option<String>,
+}
+
+/// Extracts a body from a `BodyInit` value.
+///
+/// Spec: <https://fetch.spec.whatwg.org/#concept-bodyinit-extract>
+pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> {
+    if init.is_undefined() || init.is_null() {
+        return Ok(Extracted { body: Body::None, content_type: None });
+    }
+    if let Some(s) = init.as_string() {
+        return Ok(Extracted {
+            body: Body::Bytes(Bytes::from(s.to_string()?)),
+            content_type: Some("text/plain;charset=UTF-8".into()),
+        });
+    }
+    if let Some(bytes) = buffer_source_bytes(&init)? {
+        return Ok(Extracted { body: Body::Bytes(Bytes::from(bytes)), content_type: None });
+    }
+    if let Some(obj) = init.as_object() {
+        if is_instance(ctx, obj, "ReadableStream")? {
+            return Ok(Extracted { body: Body::Stream(obj.clone()), content_type: None });
+        }
+        if is_instance(ctx, obj, "URLSearchParams")? {
+            let s: String = obj.get::<_, Function>("toString")?.call((rquickjs::function::This(obj.clone()),))?;
+            return Ok(Extracted {
+                body: Body::Bytes(Bytes::from(s)),
+                content_type: Some("application/x-www-form-urlencoded;charset=UTF-8".into()),
+            });
+        }
+        if let Some(hook) = custom_extractor(ctx, obj)? {
+            return Ok(hook);
+        }
+    }
+    // Anything else is stringified, as WebIDL's USVString conversion does.
+    let s: rquickjs::Coerced<String> = rquickjs::FromJs::from_js(ctx, init)?;
+    Ok(Extracted { body: Body::Bytes(Bytes::from(s.0)), content_type: Some("text/plain;charset=UTF-8".into()) })
+}
+
+/// Blob and FormData bodies: objects exposing a hidden
+/// `__outpostBody()` that returns `[bytes, contentType]`.
+fn custom_extractor<'js>(ctx: &Ctx<'js>, obj: &Object<'js>) -> Result<Option<Extracted<'js>>> {
+    let hook: Value = obj.get("__outpostBody")?;
+    let Some(f) = hook.as_function() else { return Ok(None) };
+    let pair: rquickjs::Array = f.call((rquickjs::function::This(obj.clone()),))?;
+    let bytes: Value = pair.get(0)?;
+    let ct: Option<String> = pair.get(1)?;
+    let bytes = buffer_source_bytes(&bytes)?
+        .ok_or_else(|| WebApiError::type_error("body hook returned no bytes").throw(ctx))?;
+    Ok(Some(Extracted { body: Body::Bytes(Bytes::from(bytes)), content_type: ct }))
+}
+
+/// `obj instanceof globalThis[name]`, false when that global does not exist.
+pub fn is_instance<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, name: &str) -> Result<bool> {
+    let ctor: Value = ctx.globals().get(name)?;
+    match ctor.as_constructor() {
+        Some(c) => Ok(obj.is_instance_of(c)),
+        None => Ok(false),
+    }
+}
+
+/// Reads a whole body into memory.
+pub async fn read_all<'js>(ctx: Ctx<'js>, body: Body<'js>) -> Result<Bytes> {
+    match body {
+        Body::None => Ok(Bytes::new()),
+        Body::Bytes(b) => Ok(b),
+        Body::Host(host) => {
+            let collected = host.collect().await.map_err(|e| {
+                WebApiError::type_error(format!("Failed to read body: {e}")).throw(&ctx)
+            })?;
+            Ok(collected.to_bytes())
+        }
+        Body::Stream(stream) => read_js_stream(ctx, stream).await,
+    }
+}
+
+/// Drains a JS `ReadableStream` of byte chunks.
+async fn read_js_stream<'js>(ctx: Ctx<'js>, stream: Object<'js>) -> Result<Bytes> {
+    let get_reader: Function = stream.get("getReader")?;
+    let reader: Object = get_reader.call((rquickjs::function::This(stream),))?;
+    let read: Function = reader.get("read")?;
+    let mut out = BytesMut::new();
+    loop {
+        let p: Promise = read.call((rquickjs::function::This(reader.clone()),))?;
+        let chunk: Object = p.into_future().await?;
+        if chunk.get::<_, bool>("done")? {
+            break;
+        }
+        let value: Value = chunk.get("value")?;
+        let bytes = match value.as_string() {
+            Some(s) => s.to_string()?.into_bytes(),
+            None => buffer_source_bytes(&value)?.ok_or_else(|| {
+                WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array").throw(&ctx)
+            })?,
+        };
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out.freeze())
+}
+
+/// Decodes body bytes as UTF-8 text (BOM stripped, errors replaced), as
+/// `text()` does.
+pub fn decode_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// What a consuming method produces.
+#[derive(Clone, Copy)]
+pub enum ReadAs {
+    /// `text()`
+    Text,
+    /// `json()`
+    Json,
+    /// `arrayBuffer()`
+    ArrayBuffer,
+    /// `bytes()`
+    Bytes,
+}
+
+/// Implements `text()`/`json()`/`arrayBuffer()`/`bytes()` for any body slot:
+/// returns a promise of the converted body.
+pub fn consume<'js>(ctx: &Ctx<'js>, slot: &mut BodySlot<'js>, read_as: ReadAs) -> Result<Promise<'js>> {
+    let body = match slot.take_for_read() {
+        Ok(b) => b,
+        Err(e) => {
+            // A used body rejects rather than throws, as the spec's promise-returning methods do.
+            let (promise, _resolve, reject) = Promise::new(ctx)?;
+            let err = e.throw(ctx);
+            let value = if let rquickjs::Error::Exception = err { ctx.catch() } else { Value::new_undefined(ctx.clone()) };
+            reject.call::<_, ()>((value,))?;
+            return Ok(promise);
+        }
+    };
+    // Fast path: buffered bodies resolve without a Rust future.
+    if let Body::Bytes(ref b) = body {
+        let value = convert(ctx, b, read_as);
+        let (promise, resolve, reject) = Promise::new(ctx)?;
+        match value {
+            Ok(v) => resolve.call::<_, ()>((v,))?,
+            Err(rquickjs::Error::Exception) => reject.call::<_, ()>((ctx.catch(),))?,
+            Err(e) => return Err(e),
+        }
+        return Ok(promise);
+    }
+    let ctx2 = ctx.clone();
+    Promise::wrap_future(ctx, async move {
+        let bytes = read_all(ctx2.clone(), body).await?;
+        convert(&ctx2, &bytes, read_as)
+    })
+}
+
+fn convert<'js>(ctx: &Ctx<'js>, bytes: &Bytes, read_as: ReadAs) -> Result<Value<'js>> {
+    match read_as {
+        ReadAs::Text => rquickjs::String::from_str(ctx.clone(), &decode_text(bytes)).map(|s| s.into_value()),
+        ReadAs::Json => ctx.json_parse(decode_text(bytes)),
+        ReadAs::ArrayBuffer => ArrayBuffer::new_copy(ctx.clone(), bytes.as_ref()).map(|a| a.into_value()),
+        ReadAs::Bytes => crate::buffer::new_uint8_array(ctx, bytes),
+    }
+}
+
+/// Throws unless `init` is allowed a body with `method`.
+pub fn check_method_allows_body(ctx: &Ctx<'_>, method: &str, has_body: bool) -> Result<()> {
+    if has_body && (method == "GET" || method == "HEAD") {
+        return Err(WebApiError::type_error("Request with a GET or HEAD method cannot have a body.")).or_throw(ctx);
+    }
+    Ok(())
+}
+
+/// `new AbortController().signal`, a signal that never fires, or `undefined`
+/// when the events module is not installed.
+pub fn new_never_aborted_signal<'js>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
+    let ctor: Value = ctx.globals().get("AbortController")?;
+    match ctor.as_constructor() {
+        Some(c) => {
+            let controller: Object = c.construct(())?;
+            controller.get("signal")
+        }
+        None => Ok(Value::new_undefined(ctx.clone())),
+    }
+}
+
+/// Implements the `body` getter: exposes the body as a `ReadableStream`,
+/// converting buffered and host bodies on first access so later reads go
+/// through the same stream.
+pub fn body_stream<'js>(ctx: &Ctx<'js>, slot: &mut BodySlot<'js>) -> Result<Value<'js>> {
+    let stream = match std::mem::take(&mut slot.body) {
+        Body::None => return Ok(Value::new_null(ctx.clone())),
+        Body::Stream(s) => s,
+        Body::Bytes(b) => stream_from_chunks(ctx, HostChunks::Once(Some(b)))?,
+        Body::Host(h) => stream_from_chunks(ctx, HostChunks::Host(h))?,
+    };
+    slot.body = Body::Stream(stream.clone());
+    Ok(stream.into_value())
+}
+
+/// Where a host-backed `ReadableStream` pulls its chunks from.
+enum HostChunks {
+    Once(Option<Bytes>),
+    Host(Pin<Box<HostBody>>),
+}
+
+impl HostChunks {
+    async fn next(&mut self) -> std::result::Result<Option<Bytes>, BoxError> {
+        match self {
+            HostChunks::Once(b) => Ok(b.take()),
+            HostChunks::Host(h) => loop {
+                match h.frame().await {
+                    None => return Ok(None),
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            if !data.is_empty() {
+                                return Ok(Some(data));
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Makes a byte `ReadableStream` whose `pull` reads the next host chunk.
+fn stream_from_chunks<'js>(ctx: &Ctx<'js>, chunks: HostChunks) -> Result<Object<'js>> {
+    let ctor: Value = ctx.globals().get("ReadableStream")?;
+    let Some(ctor) = ctor.as_constructor() else {
+        return Err(WebApiError::type_error("ReadableStream is not available")).or_throw(ctx);
+    };
+    let source = std::rc::Rc::new(std::cell::RefCell::new(Some(chunks)));
+    let pull = rquickjs::Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, controller: Object<'js>| -> Result<Promise<'js>> {
+            let source = source.clone();
+            let ctx2 = ctx.clone();
+            Promise::wrap_future(&ctx, async move {
+                let taken = source.borrow_mut().take();
+                let Some(mut chunks) = taken else {
+                    return Ok(());
+                };
+                let next = chunks.next().await;
+                match next {
+                    Ok(Some(bytes)) => {
+                        *source.borrow_mut() = Some(chunks);
+                        let arr = crate::buffer::new_uint8_array(&ctx2, &bytes)?;
+                        controller.get::<_, Function>("enqueue")?.call::<_, ()>((rquickjs::function::This(controller.clone()), arr))
+                    }
+                    Ok(None) => controller.get::<_, Function>("close")?.call::<_, ()>((rquickjs::function::This(controller.clone()),)),
+                    Err(e) => {
+                        let err = WebApiError::type_error(format!("Failed to read body: {e}")).throw(&ctx2);
+                        let _ = err;
+                        let value = ctx2.catch();
+                        controller.get::<_, Function>("error")?.call::<_, ()>((rquickjs::function::This(controller.clone()), value))
+                    }
+                }
+            })
+        },
+    )?;
+    let source_obj = Object::new(ctx.clone())?;
+    source_obj.set("pull", pull)?;
+    ctor.construct((source_obj,))
+}
