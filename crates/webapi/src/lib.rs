@@ -12,8 +12,15 @@
 //! sockets: anything that must reach outside the isolate goes through the
 //! [`host::HostHooks`] the embedding runtime provides.
 
+pub mod body;
+pub mod buffer;
+pub mod console;
 pub mod error;
+pub mod headers;
 pub mod host;
+pub mod request;
+pub mod response;
+pub mod timers;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -24,6 +31,10 @@ use rquickjs::{Ctx, Result};
 ///
 /// Call once per fresh context, before any user code runs.
 pub fn install(ctx: &Ctx<'_>) -> Result<()> {
-    let _ = ctx;
+    console::init(ctx)?;
+    timers::init(ctx)?;
+    headers::init(ctx)?;
+    request::init(ctx)?;
+    response::init(ctx)?;
     Ok(())
 }
