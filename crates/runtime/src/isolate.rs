@@ -1,0 +1,567 @@
+//! An isolate: one QuickJS runtime and context holding one deployment
+//! version, and the phases of a request through it.
+//!
+//! A request's life, top to bottom ([`Isolate::dispatch`]):
+//! 1. refuse if an earlier failure poisoned the isolate;
+//! 2. build the JS `Request` (headers and body stay host-side until read);
+//! 3. call the handler through the format glue and await its `Response`,
+//!    under the CPU meter and the wall-clock deadline;
+//! 4. take status, headers and body back out (a JS stream body is pumped by a
+//!    task inside the isolate);
+//! 5. on a limit, poison the isolate so its owner discards it.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body_util::BodyExt;
+use outpost_webapi::body::{Body, BoxError, HostBody};
+use outpost_webapi::host::HostInfo;
+use outpost_webapi::request::Request;
+use outpost_webapi::response::Response;
+use rquickjs::{
+    AsyncContext, AsyncRuntime, Class, Ctx, Function, Module, Object, Persistent, Promise, Value,
+};
+use tokio::sync::Notify;
+
+use crate::body::{ChannelBody, ResponseBody};
+use crate::bundle::{describe_exception, BundleResolver, BytecodeLoader, CompiledBundle};
+use crate::error::{DispatchError, LimitKind, StartError};
+use crate::limits::{Limits, Meter, Metered, MeteredOutput};
+use crate::pool::Fresh;
+
+/// A value of the `env` object handed to handlers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvValue {
+    /// A string var or secret.
+    Text(String),
+    /// A structured var, as JSON text.
+    Json(String),
+}
+
+/// Everything needed to start isolates for one deployment version.
+/// Shared by all executor threads.
+#[derive(Debug)]
+pub struct WorkerSpec {
+    /// Deployment name (used in logs).
+    pub name: String,
+    /// Version number; isolates are cached per (name, version).
+    pub version: u64,
+    /// The deployment's bytecode.
+    pub bundle: Arc<CompiledBundle>,
+    /// Bindings of the `env` object.
+    pub env: Vec<(String, EnvValue)>,
+    /// Limits for every request.
+    pub limits: Limits,
+    /// Whether error responses carry messages and stacks (dev mode).
+    pub dev: bool,
+    /// Whether outbound fetch may reach private addresses.
+    pub allow_private_fetch: bool,
+}
+
+/// A request as the host hands it over.
+pub struct HostRequest {
+    /// HTTP method.
+    pub method: http::Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The body, unless the request has none.
+    pub body: Option<HostBody>,
+}
+
+/// The handler format a worker was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerFormat {
+    /// `export default { fetch(request, env, ctx) }`
+    Modules,
+    /// `addEventListener('fetch', e => e.respondWith(...))`
+    ServiceWorker,
+    /// `export default function (request, context)`
+    Function,
+}
+
+/// One live isolate. Not `Send`: it lives and dies on one executor thread.
+pub struct Isolate {
+    // Field order is drop order: JS handles must be released before the
+    // context and runtime that own them.
+    dispatch: Persistent<Function<'static>>,
+    ctx: AsyncContext,
+    rt: AsyncRuntime,
+    dropped: Rc<Notify>,
+    meter: Rc<Meter>,
+    spec: Arc<WorkerSpec>,
+    format: HandlerFormat,
+    poisoned: Cell<Option<LimitKind>>,
+    in_flight: Cell<usize>,
+    last_used: Cell<Instant>,
+}
+
+impl Drop for Isolate {
+    fn drop(&mut self) {
+        self.dropped.notify_one();
+    }
+}
+
+impl Isolate {
+    /// Cold start: takes a fresh runtime, loads the bundle's bytecode and
+    /// runs the module's top level, then binds the handler.
+    ///
+    /// Must run inside a `tokio::task::LocalSet` (timers and streams are
+    /// driven by a local task).
+    pub async fn start(fresh: Fresh, spec: Arc<WorkerSpec>) -> Result<Isolate, StartError> {
+        let Fresh { rt, ctx, bind, meter } = fresh;
+        rt.set_loader(BundleResolver(spec.bundle.clone()), BytecodeLoader(spec.bundle.clone())).await;
+        rt.set_memory_limit(spec.limits.memory_bytes).await;
+        let spec2 = spec.clone();
+        let started = ctx.async_with(async |ctx| -> Result<(Persistent<Function<'static>>, HandlerFormat), StartError> {
+            let _ = ctx.store_userdata(HostInfo {
+                deployment: spec2.name.clone(),
+                allow_private_fetch: spec2.allow_private_fetch,
+            });
+            let bind = bind.restore(&ctx).map_err(|e| StartError::Engine(e.to_string()))?;
+            let run = async {
+                let env = build_env(&ctx, &spec2.env)?;
+                let bytes = spec2.bundle.bytecode.get(&spec2.bundle.entry).cloned().ok_or(rquickjs::Error::Unknown)?;
+                // SAFETY: bytecode written by this process's QuickJS (see CompiledBundle).
+                let module = unsafe { Module::load(ctx.clone(), &bytes) }?;
+                let (module, done) = module.eval()?;
+                done.into_future::<()>().await?;
+                let ns = module.namespace()?;
+                let bound: Value = bind.call((ns, env))?;
+                Ok::<_, rquickjs::Error>(bound)
+            };
+            let bound = match run.await {
+                Ok(v) => v,
+                Err(rquickjs::Error::Exception) => {
+                    let e = ctx.catch();
+                    return Err(classify_start(&ctx, &e, &spec2.limits));
+                }
+                Err(e) => return Err(StartError::Engine(e.to_string())),
+            };
+            let Some(arr) = bound.as_array() else { return Err(StartError::NoHandler) };
+            let code: i32 = arr.get(0).map_err(|e| StartError::Engine(e.to_string()))?;
+            let f: Function = arr.get(1).map_err(|e| StartError::Engine(e.to_string()))?;
+            let format = match code {
+                1 => HandlerFormat::Modules,
+                2 => HandlerFormat::ServiceWorker,
+                _ => HandlerFormat::Function,
+            };
+            Ok((Persistent::save(&ctx, f), format))
+        });
+        let started = Metered::new(started, meter.clone(), spec.limits.cpu);
+        let (dispatch, format) = match tokio::time::timeout(spec.limits.wall, started).await {
+            Ok(MeteredOutput::Done(r)) => r?,
+            Ok(MeteredOutput::OverCpu) => return Err(StartError::Limit(LimitKind::Cpu(spec.limits.cpu))),
+            Err(_) => return Err(StartError::Limit(LimitKind::Wall(spec.limits.wall))),
+        };
+        let dropped = Rc::new(Notify::new());
+        spawn_driver(&rt, meter.clone(), spec.limits, dropped.clone());
+        Ok(Isolate {
+            dispatch,
+            ctx,
+            rt,
+            dropped,
+            meter,
+            spec,
+            format,
+            poisoned: Cell::new(None),
+            in_flight: Cell::new(0),
+            last_used: Cell::new(Instant::now()),
+        })
+    }
+
+    /// The handler format this worker uses.
+    pub fn format(&self) -> HandlerFormat {
+        self.format
+    }
+
+    /// The deployment this isolate runs.
+    pub fn spec(&self) -> &Arc<WorkerSpec> {
+        &self.spec
+    }
+
+    /// Whether a limit was hit; a poisoned isolate must be discarded.
+    pub fn poisoned(&self) -> Option<LimitKind> {
+        if self.meter.tripped() && self.poisoned.get().is_none() {
+            self.poisoned.set(Some(LimitKind::Cpu(self.spec.limits.cpu)));
+        }
+        self.poisoned.get()
+    }
+
+    /// Requests currently inside this isolate.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.get()
+    }
+
+    /// When a request last entered.
+    pub fn last_used(&self) -> Instant {
+        self.last_used.get()
+    }
+
+    /// Bytes the isolate's heap uses now.
+    pub async fn heap_bytes(&self) -> usize {
+        self.rt.memory_usage().await.malloc_size as usize
+    }
+
+    /// Runs one request through the handler.
+    pub async fn dispatch(&self, req: HostRequest) -> Result<http::Response<ResponseBody>, DispatchError> {
+        if let Some(limit) = self.poisoned() {
+            let _ = limit;
+            return Err(DispatchError::Poisoned);
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.last_used.set(Instant::now());
+        let _guard = InFlight(&self.in_flight);
+        let limits = self.spec.limits;
+        let run = self.ctx.async_with(async |ctx| -> Result<http::Response<ResponseBody>, DispatchError> {
+            let outcome = async {
+                let dispatch = self.dispatch.clone().restore(&ctx)?;
+                let request = Class::instance(
+                    ctx.clone(),
+                    Request::incoming(req.method.as_str(), req.url, req.headers, req.body),
+                )?;
+                let result: Value = dispatch.call((request,))?;
+                let value: Value = match result.as_promise() {
+                    Some(p) => p.clone().into_future().await?,
+                    None => result,
+                };
+                Ok::<_, rquickjs::Error>(value)
+            };
+            let value = match outcome.await {
+                Ok(v) => v,
+                Err(rquickjs::Error::Exception) => {
+                    let e = ctx.catch();
+                    return Err(classify_dispatch(&ctx, &e, &limits));
+                }
+                Err(e) => return Err(DispatchError::Engine(e.to_string())),
+            };
+            into_host_response(&ctx, value)
+        });
+        let metered = Metered::new(run, self.meter.clone(), limits.cpu);
+        let result = match tokio::time::timeout(limits.wall, metered).await {
+            Ok(MeteredOutput::Done(r)) => r,
+            Ok(MeteredOutput::OverCpu) => Err(DispatchError::Limit(LimitKind::Cpu(limits.cpu))),
+            Err(_) => Err(DispatchError::Limit(LimitKind::Wall(limits.wall))),
+        };
+        if let Err(DispatchError::Limit(kind)) = &result {
+            self.poisoned.set(Some(*kind));
+        }
+        result
+    }
+}
+
+struct InFlight<'a>(&'a Cell<usize>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+/// Drives the isolate's own tasks (timers, body pumps, waitUntil work)
+/// between requests, each burst under the CPU limit, until the isolate drops.
+fn spawn_driver(rt: &AsyncRuntime, meter: Rc<Meter>, limits: Limits, dropped: Rc<Notify>) {
+    let drive = rt.drive();
+    tokio::task::spawn_local(async move {
+        let background = Metered::new(drive, meter, limits.cpu);
+        tokio::select! {
+            _ = background => {}
+            _ = dropped.notified() => {}
+        }
+    });
+}
+
+fn build_env<'js>(ctx: &Ctx<'js>, vars: &[(String, EnvValue)]) -> rquickjs::Result<Object<'js>> {
+    let env = Object::new(ctx.clone())?;
+    for (name, value) in vars {
+        match value {
+            EnvValue::Text(s) => env.set(name.as_str(), s.as_str())?,
+            EnvValue::Json(j) => env.set(name.as_str(), ctx.json_parse(j.as_str())?)?,
+        }
+    }
+    Ok(env)
+}
+
+/// Names the limit an engine exception stands for, if any.
+fn limit_of<'js>(ctx: &Ctx<'js>, e: &Value<'js>, limits: &Limits) -> Option<LimitKind> {
+    let _ = ctx;
+    if e.is_uncatchable_error() {
+        return Some(LimitKind::Cpu(limits.cpu));
+    }
+    let obj = e.as_object()?;
+    let name: String = obj.get("name").unwrap_or_default();
+    let message: String = obj.get("message").unwrap_or_default();
+    match (name.as_str(), message.as_str()) {
+        (_, "out of memory") => Some(LimitKind::Memory(limits.memory_bytes)),
+        (_, "interrupted") => Some(LimitKind::Cpu(limits.cpu)),
+        ("RangeError" | "InternalError", m) if m.contains("stack") => Some(LimitKind::Stack),
+        _ => None,
+    }
+}
+
+fn classify_start<'js>(ctx: &Ctx<'js>, e: &Value<'js>, limits: &Limits) -> StartError {
+    match limit_of(ctx, e, limits) {
+        Some(limit) => StartError::Limit(limit),
+        None => StartError::TopLevel(describe_exception(ctx, e)),
+    }
+}
+
+fn classify_dispatch<'js>(ctx: &Ctx<'js>, e: &Value<'js>, limits: &Limits) -> DispatchError {
+    if let Some(limit) = limit_of(ctx, e, limits) {
+        return DispatchError::Limit(limit);
+    }
+    let (message, stack) = match e.as_object() {
+        Some(o) if o.is_error() => {
+            let name: String = o.get("name").unwrap_or_else(|_| "Error".into());
+            let msg: String = o.get("message").unwrap_or_default();
+            let stack: Option<String> = o.get("stack").ok();
+            (format!("{name}: {msg}"), stack)
+        }
+        _ => (outpost_webapi::console::inspect(ctx, e, 0).unwrap_or_default(), None),
+    };
+    DispatchError::Uncaught { message, stack }
+}
+
+/// Converts what the handler resolved to into a host response.
+fn into_host_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<http::Response<ResponseBody>, DispatchError> {
+    let Ok(response) = Class::<Response>::from_value(&value) else {
+        let got = outpost_webapi::console::inspect(ctx, &value, 0).unwrap_or_default();
+        return Err(DispatchError::BadResponse(format!(
+            "The handler did not return a Response object (got {got})"
+        )));
+    };
+    let parts = response.borrow_mut().take_parts(ctx).map_err(|_| {
+        let e = ctx.catch();
+        DispatchError::BadResponse(describe_exception(ctx, &e))
+    })?;
+    let body: ResponseBody = match parts.body {
+        Body::None => ResponseBody::empty(),
+        Body::Bytes(b) => ResponseBody::full(b),
+        Body::Host(h) => ResponseBody::host(h),
+        Body::Stream(stream) => pump_stream(ctx, stream).map_err(|e| DispatchError::Engine(e.to_string()))?,
+    };
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() = http::StatusCode::from_u16(parts.status)
+        .map_err(|_| DispatchError::BadResponse(format!("invalid status {}", parts.status)))?;
+    *resp.headers_mut() = parts.headers;
+    Ok(resp)
+}
+
+/// Starts a task inside the isolate that reads a JS `ReadableStream` and
+/// feeds its chunks to the client, waiting for the client to take each
+/// (backpressure) and cancelling the stream if the client goes away.
+fn pump_stream<'js>(ctx: &Ctx<'js>, stream: Object<'js>) -> rquickjs::Result<ResponseBody> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(4);
+    let reader: Object = stream.get::<_, Function>("getReader")?.call((rquickjs::function::This(stream),))?;
+    let ctx2 = ctx.clone();
+    ctx.spawn(async move {
+        let read: Function = match reader.get("read") {
+            Ok(f) => f,
+            Err(_) => return,
+        };
+        loop {
+            let step = async {
+                let p: Promise = read.call((rquickjs::function::This(reader.clone()),))?;
+                let chunk: Object = p.into_future().await?;
+                if chunk.get::<_, bool>("done")? {
+                    return Ok(None);
+                }
+                let v: Value = chunk.get("value")?;
+                let bytes = match v.as_string() {
+                    Some(s) => s.to_string()?.into_bytes(),
+                    None => outpost_webapi::buffer::buffer_source_bytes(&v)?.unwrap_or_default(),
+                };
+                Ok::<_, rquickjs::Error>(Some(bytes))
+            };
+            match step.await {
+                Ok(Some(bytes)) => {
+                    if tx.send(Ok(Bytes::from(bytes))).await.is_err() {
+                        let cancel: rquickjs::Result<Function> = reader.get("cancel");
+                        if let Ok(cancel) = cancel {
+                            let _ = cancel.call::<_, Value>((rquickjs::function::This(reader.clone()),));
+                        }
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let text = match e {
+                        rquickjs::Error::Exception => describe_exception(&ctx2, &ctx2.catch()),
+                        other => other.to_string(),
+                    };
+                    outpost_webapi::console::emit(&ctx2, outpost_webapi::console::Level::Error, &format!("Response body stream failed: {text}"));
+                    let _ = tx.send(Err(text.into())).await;
+                    return;
+                }
+            }
+        }
+    });
+    Ok(ResponseBody::channel(ChannelBody::new(rx)))
+}
+
+/// Unused-body helper kept for symmetry with `HostBody`: collects a
+/// response body (tests and the in-process benchmark use it).
+pub async fn collect_body(body: ResponseBody) -> Result<Bytes, BoxError> {
+    Ok(body.collect().await?.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::Bundle;
+    use crate::pool::Fresh;
+    use std::time::Duration;
+
+    fn spec_of(modules: &[(&str, &str)], limits: Limits) -> Arc<WorkerSpec> {
+        let bundle = Bundle::from_sources(
+            modules[0].0,
+            modules.iter().map(|(n, s)| (n.to_string(), s.to_string())),
+        );
+        Arc::new(WorkerSpec {
+            name: "test".into(),
+            version: 1,
+            bundle: Arc::new(CompiledBundle::compile(&bundle).unwrap()),
+            env: vec![
+                ("GREETING".into(), EnvValue::Text("hi".into())),
+                ("CONF".into(), EnvValue::Json("{\"n\":3}".into())),
+            ],
+            limits,
+            dev: true,
+            allow_private_fetch: true,
+        })
+    }
+
+    fn get(url: &str) -> HostRequest {
+        HostRequest { method: http::Method::GET, url: url.into(), headers: HeaderMap::new(), body: None }
+    }
+
+    /// Runs `f` on a current-thread runtime inside a LocalSet, as executors do.
+    fn local<F: std::future::Future>(f: F) -> F::Output {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, f)
+    }
+
+    async fn text_of(iso: &Isolate, req: HostRequest) -> (u16, String) {
+        let resp = iso.dispatch(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = collect_body(resp.into_body()).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn all_three_handler_formats() {
+        local(async {
+            let modules = spec_of(&[("index.js", "import {v} from './v.js'; export default { async fetch(req, env, ctx) { ctx.waitUntil(Promise.resolve()); return new Response(v + env.GREETING + env.CONF.n + req.url.slice(8)); } }"), ("v.js", "export const v = 'm:';")], Limits::default());
+            let iso = Isolate::start(Fresh::new().await.unwrap(), modules).await.unwrap();
+            assert_eq!(iso.format(), HandlerFormat::Modules);
+            assert_eq!(text_of(&iso, get("http://x/p")).await, (200, "m:hi3/p".into()));
+
+            let sw = spec_of(&[("sw.js", "addEventListener('fetch', e => e.respondWith(new Response('sw ' + e.request.method, {status: 201})));")], Limits::default());
+            let iso = Isolate::start(Fresh::new().await.unwrap(), sw).await.unwrap();
+            assert_eq!(iso.format(), HandlerFormat::ServiceWorker);
+            assert_eq!(text_of(&iso, get("http://x/")).await, (201, "sw GET".into()));
+
+            let f = spec_of(&[("f.js", "export default function (request, context) { return Response.json({ok: typeof context.waitUntil}); }")], Limits::default());
+            let iso = Isolate::start(Fresh::new().await.unwrap(), f).await.unwrap();
+            assert_eq!(iso.format(), HandlerFormat::Function);
+            assert_eq!(text_of(&iso, get("http://x/")).await, (200, "{\"ok\":\"function\"}".into()));
+        });
+    }
+
+    #[test]
+    fn start_failures_are_reported() {
+        local(async {
+            let none = spec_of(&[("a.js", "export const x = 1;")], Limits::default());
+            assert!(matches!(Isolate::start(Fresh::new().await.unwrap(), none).await, Err(StartError::NoHandler)));
+            let throws = spec_of(&[("a.js", "throw new Error('top level boom');")], Limits::default());
+            match Isolate::start(Fresh::new().await.unwrap(), throws).await {
+                Err(StartError::TopLevel(m)) => assert!(m.contains("top level boom"), "{m}"),
+                Err(e) => panic!("unexpected {e}"),
+                Ok(_) => panic!("started"),
+            }
+        });
+    }
+
+    #[test]
+    fn exceptions_and_bad_responses() {
+        local(async {
+            let spec = spec_of(&[("a.js", "export default { fetch(req) { const p = req.url.slice(8); if (p === '/throw') throw new TypeError('bad thing'); if (p === '/reject') return Promise.reject(new Error('async bad')); if (p === '/str') return 'nope'; return new Response('ok'); } }")], Limits::default());
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
+            match iso.dispatch(get("http://x/throw")).await {
+                Err(DispatchError::Uncaught { message, stack }) => {
+                    assert_eq!(message, "TypeError: bad thing");
+                    assert!(stack.unwrap().contains("a.js"));
+                }
+                other => panic!("unexpected {:?}", other.map(|_| ())),
+            }
+            assert!(matches!(iso.dispatch(get("http://x/reject")).await, Err(DispatchError::Uncaught { .. })));
+            assert!(matches!(iso.dispatch(get("http://x/str")).await, Err(DispatchError::BadResponse(_))));
+            // None of those poison the isolate.
+            assert!(iso.poisoned().is_none());
+            assert_eq!(text_of(&iso, get("http://x/")).await, (200, "ok".into()));
+        });
+    }
+
+    #[test]
+    fn limits_poison_the_isolate_only() {
+        local(async {
+            let limits = Limits { cpu: Duration::from_millis(20), wall: Duration::from_millis(300), memory_bytes: 16 << 20, ..Limits::default() };
+            let src = "export default { async fetch(req) { switch (req.url.slice(8)) {
+                case '/loop': while (true) {}
+                case '/mem': { const a = []; while (true) a.push(new Array(1e5).fill(1)); }
+                case '/deep': { const f = n => f(n + 1) + 1; return new Response(String(f(0))); }
+                case '/never': return new Promise(() => {});
+                case '/bigstr': return new Response('x'.repeat(1 << 28));
+                case '/rope': { let s = 'x'; while (true) s = s + s; }
+                default: return new Response('fine');
+            } } }";
+            for (path, want) in [
+                ("/loop", "CPU"),
+                ("/mem", "memory"),
+                ("/deep", "stack"),
+                ("/never", "wall-clock"),
+                ("/bigstr", "memory"),
+            ] {
+                let spec = spec_of(&[("a.js", src)], limits);
+                let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
+                assert_eq!(text_of(&iso, get("http://x/")).await.1, "fine");
+                match iso.dispatch(get(&format!("http://x{path}"))).await {
+                    Err(DispatchError::Limit(kind)) => assert!(kind.to_string().contains(want), "{path}: {kind}"),
+                    other => panic!("{path}: unexpected {:?}", other.map(|_| ())),
+                }
+                assert!(iso.poisoned().is_some(), "{path}");
+                assert!(matches!(iso.dispatch(get("http://x/")).await, Err(DispatchError::Poisoned)));
+                drop(iso);
+            }
+            // A string over the engine's length limit is an ordinary exception.
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec_of(&[("a.js", src)], limits)).await.unwrap();
+            match iso.dispatch(get("http://x/rope")).await {
+                Err(DispatchError::Uncaught { message, .. }) => assert!(message.contains("string too long"), "{message}"),
+                other => panic!("unexpected {:?}", other.map(|_| ())),
+            }
+            assert_eq!(text_of(&iso, get("http://x/")).await.1, "fine");
+        });
+    }
+
+    #[test]
+    fn streams_response_bodies() {
+        local(async {
+            // A hand-rolled reader is enough to exercise the pump without the streams module.
+            let src = "globalThis.ReadableStream ??= class ReadableStream {};
+            export default { fetch() {
+                let i = 0;
+                const stream = { getReader() { return { read: async () => (i < 3 ? { done: false, value: new TextEncoder().encode('c' + i++) } : { done: true }), cancel() {} }; } };
+                Object.setPrototypeOf(stream, ReadableStream.prototype);
+                return new Response(stream);
+            } }";
+            let spec = spec_of(&[("a.js", src)], Limits::default());
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
+            assert_eq!(text_of(&iso, get("http://x/")).await, (200, "c0c1c2".into()));
+        });
+    }
+}

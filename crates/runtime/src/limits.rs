@@ -1,0 +1,111 @@
+//! Per-isolate limits and CPU metering.
+//!
+//! CPU time is charged as the time the executor thread spends inside the
+//! isolate on a request's behalf: each poll of the request's future (which
+//! runs its JS and any promise jobs) is timed, and an interrupt handler stops
+//! JS that overruns the remaining budget mid-burst. On a thread that runs
+//! nothing else while it polls, that is the request's CPU time; it is read
+//! from the monotonic clock because the thread CPU clock is a system call.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Limits applied to every isolate of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Heap limit of the isolate, in bytes.
+    pub memory_bytes: usize,
+    /// CPU time one request may use.
+    pub cpu: Duration,
+    /// Wall-clock time one request may take.
+    pub wall: Duration,
+    /// Maximum JS stack size, in bytes.
+    pub stack_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 128 * 1024 * 1024,
+            cpu: Duration::from_millis(50),
+            wall: Duration::from_secs(30),
+            stack_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// Shared between an isolate's interrupt handler and the futures that enter it.
+#[derive(Debug, Default)]
+pub(crate) struct Meter {
+    burst_start: Cell<Option<Instant>>,
+    burst_budget: Cell<Duration>,
+    tripped: Cell<bool>,
+}
+
+impl Meter {
+    /// Called by QuickJS every few thousand operations: true stops the script.
+    pub(crate) fn should_interrupt(&self) -> bool {
+        if self.tripped.get() {
+            return true;
+        }
+        match self.burst_start.get() {
+            Some(start) if start.elapsed() > self.burst_budget.get() => {
+                self.tripped.set(true);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a CPU overrun has stopped a script in this isolate.
+    pub(crate) fn tripped(&self) -> bool {
+        self.tripped.get()
+    }
+}
+
+/// A future whose polls are charged against a CPU budget.
+pub(crate) struct Metered<F> {
+    fut: F,
+    meter: Rc<Meter>,
+    limit: Duration,
+    used: Duration,
+}
+
+impl<F> Metered<F> {
+    pub(crate) fn new(fut: F, meter: Rc<Meter>, limit: Duration) -> Self {
+        Self { fut, meter, limit, used: Duration::ZERO }
+    }
+}
+
+/// What a metered future yields: its output, or the CPU it overran by.
+pub(crate) enum MeteredOutput<T> {
+    Done(T),
+    OverCpu,
+}
+
+impl<F: Future> Future for Metered<F> {
+    type Output = MeteredOutput<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `fut` is structurally pinned; the other fields are plain data.
+        let this = unsafe { self.get_unchecked_mut() };
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let start = Instant::now();
+        let outer = this.meter.burst_start.replace(Some(start));
+        let outer_budget = this.meter.burst_budget.replace(this.limit.saturating_sub(this.used));
+        let res = fut.poll(cx);
+        this.used += start.elapsed();
+        this.meter.burst_start.set(outer);
+        this.meter.burst_budget.set(outer_budget);
+        match res {
+            Poll::Ready(v) if !this.meter.tripped() => Poll::Ready(MeteredOutput::Done(v)),
+            Poll::Ready(_) => Poll::Ready(MeteredOutput::OverCpu),
+            Poll::Pending if this.used > this.limit || this.meter.tripped() => Poll::Ready(MeteredOutput::OverCpu),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
