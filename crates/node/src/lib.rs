@@ -1,1 +1,120 @@
-//! placeholder
+//! The edge node: accepts HTTP, routes each request to a deployment, and runs
+//! it in an isolate on the executor thread that accepted it.
+//!
+//! - [`routes`]: which deployment serves a request;
+//! - [`executor`]: one thread per core, each with its own listener
+//!   (`SO_REUSEPORT`), async runtime, warm pool and isolate cache;
+//! - [`serve`]: the phases of one HTTP request on an executor thread;
+//! - [`Node`]: starting and stopping the executor threads.
+
+pub mod executor;
+pub mod routes;
+pub mod serve;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use routes::Routes;
+
+/// How a node is started.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Executor threads (one per core by default).
+    pub threads: usize,
+    /// Fresh runtimes each thread keeps ready for cold starts.
+    pub warm_pool: usize,
+    /// Whether error responses carry messages and stacks.
+    pub dev: bool,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            warm_pool: 2,
+            dev: false,
+        }
+    }
+}
+
+/// A running node. Dropping it stops the executor threads.
+pub struct Node {
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    threads: Vec<JoinHandle<()>>,
+    routes: Arc<Routes>,
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The listening socket could not be set up.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An executor thread could not be spawned.
+    #[error("cannot start executor thread: {0}")]
+    Thread(std::io::Error),
+}
+
+impl Node {
+    /// Binds the listeners and starts the executor threads.
+    pub fn start(config: NodeConfig, routes: Arc<Routes>) -> Result<Node, NodeError> {
+        let threads = config.threads.max(1);
+        let first = executor::bind_reuseport(config.addr)?;
+        let addr = first.local_addr().map_err(|source| NodeError::Listen { addr: config.addr, source })?;
+        let mut listeners = vec![first];
+        for _ in 1..threads {
+            listeners.push(executor::bind_reuseport(addr)?);
+        }
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let mut handles = Vec::with_capacity(threads);
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let routes = routes.clone();
+            let stop_rx = stop_rx.clone();
+            let config = config.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("executor-{i}"))
+                .spawn(move || executor::run(listener, routes, config, stop_rx))
+                .map_err(NodeError::Thread)?;
+            handles.push(handle);
+        }
+        Ok(Node { addr, stop, threads: handles, routes })
+    }
+
+    /// The address the node listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The routing table (to deploy new versions).
+    pub fn routes(&self) -> &Arc<Routes> {
+        &self.routes
+    }
+
+    /// Stops accepting, ends the executor threads and waits for them.
+    pub fn shutdown(mut self) {
+        self.stop_threads();
+    }
+
+    fn stop_threads(&mut self) {
+        let _ = self.stop.send(true);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}

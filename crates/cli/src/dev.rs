@@ -1,0 +1,195 @@
+//! `outpost dev`: serve one worker on 127.0.0.1 with dev error pages, and
+//! rebuild it whenever one of its files, its config or `.dev.vars` changes.
+//! A rebuild that fails keeps the last good version serving.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context as _};
+use outpost_config::{VarValue, WorkerConfig};
+use outpost_node::{Node, NodeConfig, Routes};
+use outpost_runtime::{Bundle, CompiledBundle, EnvValue, Limits, WorkerSpec};
+
+/// Arguments of `outpost dev`.
+#[derive(clap::Args, Debug)]
+pub struct DevArgs {
+    /// The worker's entry module (default: `main` from the config file).
+    entry: Option<PathBuf>,
+    /// Port to listen on (default: `[dev] port` from the config, else 8787).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    ip: IpAddr,
+    /// Config file (default: outpost.toml, then wrangler.toml, in the current directory).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Executor threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Everything one build of the worker came from.
+struct Build {
+    spec: Arc<WorkerSpec>,
+    watched: Vec<PathBuf>,
+}
+
+fn load_config(args: &DevArgs) -> anyhow::Result<Option<WorkerConfig>> {
+    let path = match &args.config {
+        Some(p) => Some(p.clone()),
+        None => outpost_config::discover(&std::env::current_dir()?),
+    };
+    let Some(path) = path else { return Ok(None) };
+    let config = WorkerConfig::load(&path)?;
+    Ok(Some(config))
+}
+
+/// Reads config, builds and compiles the bundle, and assembles the spec.
+fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerConfig>)> {
+    let config = load_config(args)?;
+    let entry = match (&args.entry, config.as_ref().and_then(WorkerConfig::main_path)) {
+        (Some(e), _) => e.clone(),
+        (None, Some(m)) => m,
+        (None, None) => bail!("no entry module: pass one (`outpost dev src/index.js`) or set `main` in outpost.toml or wrangler.toml"),
+    };
+    if !entry.is_file() {
+        bail!("entry module `{}` does not exist", entry.display());
+    }
+    let entry = entry.canonicalize()?;
+    let config_dir = config.as_ref().map(|c| c.dir().to_path_buf());
+    let root = match &config_dir {
+        Some(d) if entry.starts_with(d.canonicalize().unwrap_or_else(|_| d.clone())) => d.canonicalize()?,
+        _ => entry.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let entry_name = entry
+        .strip_prefix(&root)
+        .context("entry is outside the project root")?
+        .to_string_lossy()
+        .replace('\\', "/");
+    let bundle = Bundle::from_root(&root, &entry_name)?;
+    let compiled = CompiledBundle::compile(&bundle)?;
+
+    let mut env = Vec::new();
+    let mut watched = bundle.files.clone();
+    let mut limits = Limits::default();
+    if let Some(c) = &config {
+        for (k, v) in &c.vars {
+            env.push((k.clone(), match v {
+                VarValue::Text(s) => EnvValue::Text(s.clone()),
+                VarValue::Json(j) => EnvValue::Json(j.clone()),
+            }));
+        }
+        for kv in &c.kv_namespaces {
+            tracing::warn!("KV binding `{}` is not available in this version yet; env.{} is undefined", kv.binding, kv.binding);
+        }
+        for db in &c.d1_databases {
+            tracing::warn!("D1 binding `{}` is not available in this version yet; env.{} is undefined", db.binding, db.binding);
+        }
+        if let Some(ms) = c.limits.cpu_ms {
+            limits.cpu = Duration::from_millis(u64::from(ms));
+        }
+        watched.push(c.path.clone());
+    }
+    let vars_dir = config_dir.clone().unwrap_or(std::env::current_dir()?);
+    for (k, v) in outpost_config::load_dev_vars(&vars_dir)? {
+        env.retain(|(name, _)| name != &k);
+        env.push((k, EnvValue::Text(v)));
+    }
+    watched.push(vars_dir.join(outpost_config::DEV_VARS_FILE));
+
+    let name = config
+        .as_ref()
+        .and_then(|c| c.name.clone())
+        .unwrap_or_else(|| entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "worker".into()));
+    tracing::debug!("built `{name}`: {} modules, {} bytes of bytecode", compiled.bytecode.len(), compiled.size);
+    let spec = Arc::new(WorkerSpec {
+        name,
+        version,
+        bundle: Arc::new(compiled),
+        env,
+        limits,
+        dev: true,
+        allow_private_fetch: true,
+    });
+    Ok((Build { spec, watched }, config))
+}
+
+fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    paths.iter().map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()).collect()
+}
+
+/// Runs `outpost dev` until interrupted.
+pub fn run(args: DevArgs) -> anyhow::Result<()> {
+    let (first, config) = build(&args, 1)?;
+    if let Some(c) = &config {
+        c.log_warnings();
+    }
+    let port = args.port.or(config.as_ref().and_then(|c| c.dev.port)).unwrap_or(8787);
+    let routes = Arc::new(Routes::new());
+    let name = first.spec.name.clone();
+    routes.deploy(first.spec.clone());
+    routes.set_default(&name);
+    let mut node_config = NodeConfig { addr: SocketAddr::new(args.ip, port), dev: true, ..NodeConfig::default() };
+    if let Some(t) = args.threads {
+        node_config.threads = t;
+    }
+    let node = Node::start(node_config, routes.clone())?;
+    println!("Ready on http://{}", node.addr());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut watched = first.watched;
+        let mut seen = mtimes(&watched);
+        let mut version = 1;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown_signal() => break,
+            }
+            let now = mtimes(&watched);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            version += 1;
+            match build(&args, version) {
+                Ok((b, _)) => {
+                    routes.deploy(b.spec.clone());
+                    routes.set_default(&b.spec.name);
+                    watched = b.watched;
+                    seen = mtimes(&watched);
+                    println!("Reloaded `{}` (version {version})", b.spec.name);
+                }
+                Err(e) => eprintln!("Reload failed, still serving the last good version:\n  {e:#}"),
+            }
+            let _ = std::io::stdout().flush();
+        }
+    });
+    node.shutdown();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,167 @@
+//! Executor threads: each owns a listener, a single-threaded async runtime,
+//! a warm pool and an isolate cache, and shares nothing with the others but
+//! the routing table. Isolates never cross threads.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use outpost_runtime::{Isolate, StartError, WarmPool, WorkerSpec};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::OnceCell;
+
+use crate::routes::Routes;
+use crate::{NodeConfig, NodeError};
+
+/// How long an isolate may sit unused before it is dropped.
+const IDLE_EVICTION: Duration = Duration::from_secs(60);
+
+/// Binds a listener that other threads can bind to the same port.
+pub fn bind_reuseport(addr: SocketAddr) -> Result<std::net::TcpListener, NodeError> {
+    let err = |source| NodeError::Listen { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    socket.set_reuse_address(true).map_err(err)?;
+    socket.set_reuse_port(true).map_err(err)?;
+    socket.set_nonblocking(true).map_err(err)?;
+    socket.bind(&addr.into()).map_err(err)?;
+    socket.listen(1024).map_err(err)?;
+    Ok(socket.into())
+}
+
+type CacheKey = (String, u64);
+
+/// What one executor thread owns.
+pub struct ThreadState {
+    /// The shared routing table.
+    pub routes: Arc<Routes>,
+    /// Node settings.
+    pub config: NodeConfig,
+    pool: WarmPool,
+    cache: RefCell<HashMap<CacheKey, Rc<OnceCell<Rc<Isolate>>>>>,
+}
+
+impl ThreadState {
+    /// State for a thread serving `routes`.
+    pub fn new(routes: Arc<Routes>, config: NodeConfig) -> Self {
+        Self {
+            pool: WarmPool::new(config.warm_pool),
+            routes,
+            config,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Returns the live isolate for `spec`, cold-starting one if needed.
+    /// Concurrent requests for a cold deployment share one start.
+    pub async fn isolate(self: &Rc<Self>, spec: &Arc<WorkerSpec>) -> Result<Rc<Isolate>, StartError> {
+        let key = (spec.name.clone(), spec.version);
+        let slot = self.cache.borrow_mut().entry(key.clone()).or_default().clone();
+        let result = slot
+            .get_or_try_init(|| async {
+                let fresh = self.pool.take().await?;
+                let iso = Isolate::start(fresh, spec.clone()).await?;
+                let me = self.clone();
+                tokio::task::spawn_local(async move { me.pool.refill().await });
+                Ok(Rc::new(iso))
+            })
+            .await
+            .cloned();
+        if result.is_err() {
+            self.forget(&key, &slot);
+        }
+        result
+    }
+
+    /// Drops a poisoned isolate from the cache so the next request starts afresh.
+    pub fn discard(&self, iso: &Rc<Isolate>) {
+        let key = (iso.spec().name.clone(), iso.spec().version);
+        let mut cache = self.cache.borrow_mut();
+        if let Some(slot) = cache.get(&key) {
+            if slot.get().is_some_and(|cached| Rc::ptr_eq(cached, iso)) {
+                cache.remove(&key);
+            }
+        }
+    }
+
+    fn forget(&self, key: &CacheKey, slot: &Rc<OnceCell<Rc<Isolate>>>) {
+        let mut cache = self.cache.borrow_mut();
+        if cache.get(key).is_some_and(|s| Rc::ptr_eq(s, slot)) {
+            cache.remove(key);
+        }
+    }
+
+    /// Drops isolates that are idle too long or run a replaced version.
+    fn sweep(&self) {
+        let mut cache = self.cache.borrow_mut();
+        cache.retain(|(name, version), slot| {
+            let Some(iso) = slot.get() else { return true };
+            if iso.in_flight() > 0 {
+                return true;
+            }
+            let current = self.routes.get(name).is_some_and(|s| s.version == *version);
+            current && iso.last_used().elapsed() < IDLE_EVICTION && iso.poisoned().is_none()
+        });
+    }
+
+    /// Number of cached isolates (for status output and tests).
+    pub fn live_isolates(&self) -> usize {
+        self.cache.borrow().len()
+    }
+}
+
+/// The body of an executor thread: accept connections until told to stop.
+pub fn run(listener: std::net::TcpListener, routes: Arc<Routes>, config: NodeConfig, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("executor runtime failed to start: {e}");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("executor listener failed: {e}");
+                return;
+            }
+        };
+        let state = Rc::new(ThreadState::new(routes, config));
+        let warm = state.clone();
+        tokio::task::spawn_local(async move { warm.pool.refill().await });
+        let sweeper = state.clone();
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                sweeper.sweep();
+            }
+        });
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let state = state.clone();
+                        tokio::task::spawn_local(async move {
+                            crate::serve::connection(TokioIo::new(stream), state).await;
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+                _ = stop.changed() => break,
+            }
+        }
+    });
+    // Dropping the LocalSet drops every connection task, then the isolates
+    // they held, before the runtime goes away.
+    drop(local);
+}

@@ -1,0 +1,131 @@
+//! One HTTP request on an executor thread, top to bottom:
+//! route → isolate (cached or cold-started) → dispatch → response, with every
+//! failure turned into a response that says what happened.
+
+use std::convert::Infallible;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
+use outpost_runtime::{DispatchError, HostRequest, ResponseBody};
+
+use crate::executor::ThreadState;
+
+/// Serves one HTTP/1.1 connection.
+pub async fn connection<I>(io: I, state: Rc<ThreadState>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(request(req, state).await) }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service)
+        .await
+    {
+        tracing::debug!("connection ended: {e}");
+    }
+}
+
+/// The phases of one request.
+pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response<ResponseBody> {
+    // 1. Route by host.
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let Some(spec) = state.routes.route(host.as_deref()) else {
+        return plain(StatusCode::NOT_FOUND, format!(
+            "No worker is routed for host `{}`.\n",
+            host.as_deref().unwrap_or("")
+        ));
+    };
+
+    // 2. Turn the hyper request into the host request the isolate takes.
+    let (parts, body) = req.into_parts();
+    let url = format!(
+        "http://{}{}",
+        host.as_deref().unwrap_or("localhost"),
+        parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    let body = if body.is_end_stream() {
+        None
+    } else {
+        Some(body.map_err(|e| Box::new(e) as outpost_webapi::body::BoxError).boxed_unsync())
+    };
+    let mut host_req = Some(HostRequest { method: parts.method, url, headers: parts.headers, body });
+
+    // 3. Dispatch, on a fresh isolate if the cached one was just poisoned
+    //    by another request.
+    for _attempt in 0..2 {
+        let iso = match state.isolate(&spec).await {
+            Ok(iso) => iso,
+            Err(e) => {
+                tracing::error!(deployment = %spec.name, "worker failed to start: {e}");
+                let status = match e {
+                    outpost_runtime::StartError::Limit(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                return error_page(status, &e.to_string(), None, spec.dev);
+            }
+        };
+        if iso.poisoned().is_some() {
+            state.discard(&iso);
+            continue;
+        }
+        let Some(req) = host_req.take() else { break };
+        let result = iso.dispatch(req).await;
+        if iso.poisoned().is_some() {
+            state.discard(&iso);
+        }
+        match result {
+            Ok(resp) => return resp,
+            Err(DispatchError::Limit(kind)) => {
+                tracing::error!(deployment = %spec.name, "{kind}");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, format!("{kind}\n"));
+            }
+            Err(e @ DispatchError::Uncaught { .. }) => {
+                let DispatchError::Uncaught { message, stack } = &e else { unreachable!() };
+                tracing::error!(deployment = %spec.name, "Uncaught {message}{}", stack.as_deref().map(|s| format!("\n{s}")).unwrap_or_default());
+                return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), stack.as_deref(), spec.dev);
+            }
+            Err(e) => {
+                tracing::error!(deployment = %spec.name, "{e}");
+                return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None, spec.dev);
+            }
+        }
+    }
+    plain(StatusCode::SERVICE_UNAVAILABLE, "Worker unavailable.\n".into())
+}
+
+/// A 5xx answer: the details in dev, a plain status line in production.
+fn error_page(status: StatusCode, message: &str, stack: Option<&str>, dev: bool) -> Response<ResponseBody> {
+    if dev {
+        let mut text = format!("{message}\n");
+        if let Some(s) = stack {
+            text.push_str(s);
+            if !s.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        plain(status, text)
+    } else {
+        plain(status, format!("{}\n", status.canonical_reason().unwrap_or("Error")))
+    }
+}
+
+fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(Bytes::from(text)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    resp
+}
