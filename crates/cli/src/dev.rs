@@ -60,9 +60,12 @@ fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerCo
     }
     let entry = entry.canonicalize()?;
     let config_dir = config.as_ref().map(|c| c.dir().to_path_buf());
+    // The bundle root bounds what relative imports may reach: the project
+    // (config) directory, else the nearest directory above the entry that
+    // looks like a project root, else the entry's own directory.
     let root = match &config_dir {
         Some(d) if entry.starts_with(d.canonicalize().unwrap_or_else(|_| d.clone())) => d.canonicalize()?,
-        _ => entry.parent().map(Path::to_path_buf).unwrap_or_default(),
+        _ => project_root(&entry),
     };
     let entry_name = entry
         .strip_prefix(&root)
@@ -115,6 +118,17 @@ fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerCo
         allow_private_fetch: true,
     });
     Ok((Build { spec, watched }, config))
+}
+
+/// The nearest ancestor of `entry` holding `package.json`, a worker config
+/// or `.git`; the entry's directory when there is none.
+fn project_root(entry: &Path) -> PathBuf {
+    let dir = entry.parent().unwrap_or(Path::new("/"));
+    let markers = ["package.json", "outpost.toml", "wrangler.toml", ".git"];
+    dir.ancestors()
+        .find(|d| markers.iter().any(|m| d.join(m).exists()))
+        .unwrap_or(dir)
+        .to_path_buf()
 }
 
 fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {

@@ -1,0 +1,136 @@
+//! In-process figures for the benchmark table, printed as JSON lines
+//! (`{"metric":..,"p50":..,"p99":..,"unit":..}`):
+//!
+//! - `cold_start_hello_us`: a warm-pool runtime → bytecode loaded, top level
+//!   run, handler bound → first response body in hand;
+//! - `cold_start_bundle_us`: the same for a larger bundle given with
+//!   `--bundle FILE` (e.g. a Hono app bundled to one module);
+//! - `warm_dispatch_hello_us`: one request through a live isolate;
+//! - `idle_isolate_kib`: heap of one idle hello isolate (QuickJS's own count),
+//!   and `idle_isolate_rss_kib`: process RSS growth per isolate over 500.
+//!
+//! Usage: `outpost-bench isolate [--bundle FILE] [--iterations N]`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use outpost_runtime::isolate::collect_body;
+use outpost_runtime::{Bundle, CompiledBundle, Fresh, HostRequest, Isolate, Limits, WorkerSpec};
+
+const HELLO: &str = "export default { fetch() { return new Response('Hello World!'); } };";
+
+fn spec(name: &str, bundle: &Bundle) -> anyhow::Result<Arc<WorkerSpec>> {
+    Ok(Arc::new(WorkerSpec {
+        name: name.into(),
+        version: 1,
+        bundle: Arc::new(CompiledBundle::compile(bundle)?),
+        env: Vec::new(),
+        limits: Limits::default(),
+        dev: false,
+        allow_private_fetch: false,
+    }))
+}
+
+fn get() -> HostRequest {
+    HostRequest {
+        method: http::Method::GET,
+        url: "http://localhost/".into(),
+        headers: http::HeaderMap::new(),
+        body: None,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+fn report(metric: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{{\"metric\":\"{metric}\",\"p50\":{:.1},\"p99\":{:.1},\"unit\":\"us\",\"n\":{}}}",
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        samples.len()
+    );
+}
+
+async fn cold_starts(spec: &Arc<WorkerSpec>, n: usize) -> anyhow::Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let fresh = Fresh::new().await?; // the warm pool's job, not timed
+        let t = Instant::now();
+        let iso = Isolate::start(fresh, spec.clone()).await?;
+        let resp = iso.dispatch(get()).await?;
+        collect_body(resp.into_body()).await.map_err(|e| anyhow::anyhow!(e))?;
+        samples.push(t.elapsed());
+        drop(iso);
+    }
+    Ok(samples)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .unwrap_or(0)
+}
+
+async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
+    let hello = spec("hello", &Bundle::from_sources("index.js", [("index.js".to_string(), HELLO.to_string())]))?;
+    // Warm up the allocator and code paths once.
+    cold_starts(&hello, 20).await?;
+    report("cold_start_hello_us", cold_starts(&hello, n).await?);
+
+    if let Some(file) = bundle_file {
+        let bundle = Bundle::from_entry_file(std::path::Path::new(&file)).with_context(|| format!("building {file}"))?;
+        let big = spec("bundle", &bundle)?;
+        let size: usize = bundle.modules.values().map(String::len).sum();
+        eprintln!("bundle: {} bytes of source, {} bytes of bytecode", size, big.bundle.size);
+        report("cold_start_bundle_us", cold_starts(&big, n).await?);
+    }
+
+    let iso = Isolate::start(Fresh::new().await?, hello.clone()).await?;
+    let mut warm = Vec::with_capacity(n * 10);
+    for _ in 0..n * 10 {
+        let t = Instant::now();
+        let resp = iso.dispatch(get()).await?;
+        collect_body(resp.into_body()).await.map_err(|e| anyhow::anyhow!(e))?;
+        warm.push(t.elapsed());
+    }
+    report("warm_dispatch_hello_us", warm);
+    let heap = iso.heap_bytes().await;
+    println!("{{\"metric\":\"idle_isolate_kib\",\"p50\":{:.1},\"p99\":{:.1},\"unit\":\"KiB\",\"n\":1}}", heap as f64 / 1024.0, heap as f64 / 1024.0);
+    drop(iso);
+
+    let count = 500;
+    let before = rss_kib();
+    let mut live = Vec::with_capacity(count);
+    for _ in 0..count {
+        let iso = Isolate::start(Fresh::new().await?, hello.clone()).await?;
+        let resp = iso.dispatch(get()).await?;
+        collect_body(resp.into_body()).await.map_err(|e| anyhow::anyhow!(e))?;
+        live.push(iso);
+    }
+    let per = (rss_kib().saturating_sub(before)) as f64 / count as f64;
+    println!("{{\"metric\":\"idle_isolate_rss_kib\",\"p50\":{per:.1},\"p99\":{per:.1},\"unit\":\"KiB\",\"n\":{count}}}");
+    drop(live);
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut bundle = None;
+    let mut n = 200;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "isolate" => {}
+            "--bundle" => bundle = args.next(),
+            "--iterations" => n = args.next().context("--iterations N")?.parse()?,
+            other => anyhow::bail!("unknown argument `{other}`"),
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    tokio::task::LocalSet::new().block_on(&rt, run(bundle, n))
+}
