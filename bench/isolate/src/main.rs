@@ -63,7 +63,9 @@ async fn cold_starts(spec: &Arc<WorkerSpec>, n: usize) -> anyhow::Result<Vec<Dur
         let t = Instant::now();
         let iso = Isolate::start(fresh, spec.clone()).await?;
         let resp = iso.dispatch(get()).await?;
-        collect_body(resp.into_body()).await.map_err(|e| anyhow::anyhow!(e))?;
+        collect_body(resp.into_body())
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         samples.push(t.elapsed());
         drop(iso);
     }
@@ -73,21 +75,36 @@ async fn cold_starts(spec: &Arc<WorkerSpec>, n: usize) -> anyhow::Result<Vec<Dur
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
         .unwrap_or(0)
 }
 
 async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
-    let hello = spec("hello", &Bundle::from_sources("index.js", [("index.js".to_string(), HELLO.to_string())]))?;
+    let hello = spec(
+        "hello",
+        &Bundle::from_sources("index.js", [("index.js".to_string(), HELLO.to_string())]),
+    )?;
     // Warm up the allocator and code paths once.
     cold_starts(&hello, 20).await?;
     report("cold_start_hello_us", cold_starts(&hello, n).await?);
 
     if let Some(file) = bundle_file {
-        let bundle = Bundle::from_entry_file(std::path::Path::new(&file)).with_context(|| format!("building {file}"))?;
+        let bundle = Bundle::from_entry_file(std::path::Path::new(&file))
+            .with_context(|| format!("building {file}"))?;
         let big = spec("bundle", &bundle)?;
         let size: usize = bundle.modules.values().map(String::len).sum();
-        eprintln!("bundle: {} bytes of source, {} bytes of bytecode", size, big.bundle.size);
+        eprintln!(
+            "bundle: {} bytes of source, {} bytes of bytecode",
+            size, big.bundle.size
+        );
         report("cold_start_bundle_us", cold_starts(&big, n).await?);
     }
 
@@ -96,12 +113,18 @@ async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
     for _ in 0..n * 10 {
         let t = Instant::now();
         let resp = iso.dispatch(get()).await?;
-        collect_body(resp.into_body()).await.map_err(|e| anyhow::anyhow!(e))?;
+        collect_body(resp.into_body())
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         warm.push(t.elapsed());
     }
     report("warm_dispatch_hello_us", warm);
     let heap = iso.heap_bytes().await;
-    println!("{{\"metric\":\"idle_isolate_kib\",\"p50\":{:.1},\"p99\":{:.1},\"unit\":\"KiB\",\"n\":1}}", heap as f64 / 1024.0, heap as f64 / 1024.0);
+    println!(
+        "{{\"metric\":\"idle_isolate_kib\",\"p50\":{:.1},\"p99\":{:.1},\"unit\":\"KiB\",\"n\":1}}",
+        heap as f64 / 1024.0,
+        heap as f64 / 1024.0
+    );
     drop(iso);
 
     let count = 500;
@@ -110,7 +133,9 @@ async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
     for _ in 0..count {
         let iso = Isolate::start(Fresh::new().await?, hello.clone()).await?;
         let resp = iso.dispatch(get()).await?;
-        collect_body(resp.into_body()).await.map_err(|e| anyhow::anyhow!(e))?;
+        collect_body(resp.into_body())
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         live.push(iso);
     }
     let per = (rss_kib().saturating_sub(before)) as f64 / count as f64;
@@ -131,6 +156,8 @@ fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument `{other}`"),
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     tokio::task::LocalSet::new().block_on(&rt, run(bundle, n))
 }

@@ -64,7 +64,9 @@ fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerCo
     // (config) directory, else the nearest directory above the entry that
     // looks like a project root, else the entry's own directory.
     let root = match &config_dir {
-        Some(d) if entry.starts_with(d.canonicalize().unwrap_or_else(|_| d.clone())) => d.canonicalize()?,
+        Some(d) if entry.starts_with(d.canonicalize().unwrap_or_else(|_| d.clone())) => {
+            d.canonicalize()?
+        }
         _ => project_root(&entry),
     };
     let entry_name = entry
@@ -80,16 +82,27 @@ fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerCo
     let mut limits = Limits::default();
     if let Some(c) = &config {
         for (k, v) in &c.vars {
-            env.push((k.clone(), match v {
-                VarValue::Text(s) => EnvValue::Text(s.clone()),
-                VarValue::Json(j) => EnvValue::Json(j.clone()),
-            }));
+            env.push((
+                k.clone(),
+                match v {
+                    VarValue::Text(s) => EnvValue::Text(s.clone()),
+                    VarValue::Json(j) => EnvValue::Json(j.clone()),
+                },
+            ));
         }
         for kv in &c.kv_namespaces {
-            tracing::warn!("KV binding `{}` is not available in this version yet; env.{} is undefined", kv.binding, kv.binding);
+            tracing::warn!(
+                "KV binding `{}` is not available in this version yet; env.{} is undefined",
+                kv.binding,
+                kv.binding
+            );
         }
         for db in &c.d1_databases {
-            tracing::warn!("D1 binding `{}` is not available in this version yet; env.{} is undefined", db.binding, db.binding);
+            tracing::warn!(
+                "D1 binding `{}` is not available in this version yet; env.{} is undefined",
+                db.binding,
+                db.binding
+            );
         }
         if let Some(ms) = c.limits.cpu_ms {
             limits.cpu = Duration::from_millis(u64::from(ms));
@@ -106,8 +119,17 @@ fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerCo
     let name = config
         .as_ref()
         .and_then(|c| c.name.clone())
-        .unwrap_or_else(|| entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "worker".into()));
-    tracing::debug!("built `{name}`: {} modules, {} bytes of bytecode", compiled.bytecode.len(), compiled.size);
+        .unwrap_or_else(|| {
+            entry
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "worker".into())
+        });
+    tracing::debug!(
+        "built `{name}`: {} modules, {} bytes of bytecode",
+        compiled.bytecode.len(),
+        compiled.size
+    );
     let spec = Arc::new(WorkerSpec {
         name,
         version,
@@ -132,7 +154,10 @@ fn project_root(entry: &Path) -> PathBuf {
 }
 
 fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
-    paths.iter().map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()).collect()
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
 }
 
 /// Runs `outpost dev` until interrupted.
@@ -141,12 +166,19 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     if let Some(c) = &config {
         c.log_warnings();
     }
-    let port = args.port.or(config.as_ref().and_then(|c| c.dev.port)).unwrap_or(8787);
+    let port = args
+        .port
+        .or(config.as_ref().and_then(|c| c.dev.port))
+        .unwrap_or(8787);
     let routes = Arc::new(Routes::new());
     let name = first.spec.name.clone();
     routes.deploy(first.spec.clone());
     routes.set_default(&name);
-    let mut node_config = NodeConfig { addr: SocketAddr::new(args.ip, port), dev: true, ..NodeConfig::default() };
+    let mut node_config = NodeConfig {
+        addr: SocketAddr::new(args.ip, port),
+        dev: true,
+        ..NodeConfig::default()
+    };
     if let Some(t) = args.threads {
         node_config.threads = t;
     }
@@ -155,7 +187,9 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let mut watched = first.watched;
         let mut seen = mtimes(&watched);

@@ -23,7 +23,8 @@ const IDLE_EVICTION: Duration = Duration::from_secs(60);
 /// Binds a listener that other threads can bind to the same port.
 pub fn bind_reuseport(addr: SocketAddr) -> Result<std::net::TcpListener, NodeError> {
     let err = |source| NodeError::Listen { addr, source };
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
     socket.set_reuse_address(true).map_err(err)?;
     socket.set_reuse_port(true).map_err(err)?;
     socket.set_nonblocking(true).map_err(err)?;
@@ -57,9 +58,17 @@ impl ThreadState {
 
     /// Returns the live isolate for `spec`, cold-starting one if needed.
     /// Concurrent requests for a cold deployment share one start.
-    pub async fn isolate(self: &Rc<Self>, spec: &Arc<WorkerSpec>) -> Result<Rc<Isolate>, StartError> {
+    pub async fn isolate(
+        self: &Rc<Self>,
+        spec: &Arc<WorkerSpec>,
+    ) -> Result<Rc<Isolate>, StartError> {
         let key = (spec.name.clone(), spec.version);
-        let slot = self.cache.borrow_mut().entry(key.clone()).or_default().clone();
+        let slot = self
+            .cache
+            .borrow_mut()
+            .entry(key.clone())
+            .or_default()
+            .clone();
         let result = slot
             .get_or_try_init(|| async {
                 let fresh = self.pool.take().await?;
@@ -114,8 +123,16 @@ impl ThreadState {
 }
 
 /// The body of an executor thread: accept connections until told to stop.
-pub fn run(listener: std::net::TcpListener, routes: Arc<Routes>, config: NodeConfig, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+pub fn run(
+    listener: std::net::TcpListener,
+    routes: Arc<Routes>,
+    config: NodeConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("executor runtime failed to start: {e}");

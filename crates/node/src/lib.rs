@@ -34,7 +34,9 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8787)),
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             warm_pool: 2,
             dev: false,
         }
@@ -70,7 +72,10 @@ impl Node {
     pub fn start(config: NodeConfig, routes: Arc<Routes>) -> Result<Node, NodeError> {
         let threads = config.threads.max(1);
         let first = executor::bind_reuseport(config.addr)?;
-        let addr = first.local_addr().map_err(|source| NodeError::Listen { addr: config.addr, source })?;
+        let addr = first.local_addr().map_err(|source| NodeError::Listen {
+            addr: config.addr,
+            source,
+        })?;
         let mut listeners = vec![first];
         for _ in 1..threads {
             listeners.push(executor::bind_reuseport(addr)?);
@@ -87,7 +92,12 @@ impl Node {
                 .map_err(NodeError::Thread)?;
             handles.push(handle);
         }
-        Ok(Node { addr, stop, threads: handles, routes })
+        Ok(Node {
+            addr,
+            stop,
+            threads: handles,
+            routes,
+        })
     }
 
     /// The address the node listens on.

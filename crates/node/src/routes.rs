@@ -41,7 +41,12 @@ impl Routes {
 
     /// The current spec of a deployment.
     pub fn get(&self, name: &str) -> Option<Arc<WorkerSpec>> {
-        self.table.read().expect("routes lock").by_name.get(name).cloned()
+        self.table
+            .read()
+            .expect("routes lock")
+            .by_name
+            .get(name)
+            .cloned()
     }
 
     /// Finds the deployment for a request's host.

@@ -41,10 +41,13 @@ pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     let Some(spec) = state.routes.route(host.as_deref()) else {
-        return plain(StatusCode::NOT_FOUND, format!(
-            "No worker is routed for host `{}`.\n",
-            host.as_deref().unwrap_or("")
-        ));
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!(
+                "No worker is routed for host `{}`.\n",
+                host.as_deref().unwrap_or("")
+            ),
+        );
     };
 
     // 2. Turn the hyper request into the host request the isolate takes.
@@ -52,14 +55,26 @@ pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response
     let url = format!(
         "http://{}{}",
         host.as_deref().unwrap_or("localhost"),
-        parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
     );
     let body = if body.is_end_stream() {
         None
     } else {
-        Some(body.map_err(|e| Box::new(e) as outpost_webapi::body::BoxError).boxed_unsync())
+        Some(
+            body.map_err(|e| Box::new(e) as outpost_webapi::body::BoxError)
+                .boxed_unsync(),
+        )
     };
-    let mut host_req = Some(HostRequest { method: parts.method, url, headers: parts.headers, body });
+    let mut host_req = Some(HostRequest {
+        method: parts.method,
+        url,
+        headers: parts.headers,
+        body,
+    });
 
     // 3. Dispatch, on a fresh isolate if the cached one was just poisoned
     //    by another request.
@@ -67,7 +82,7 @@ pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response
         let iso = match state.isolate(&spec).await {
             Ok(iso) => iso,
             Err(e) => {
-                tracing::error!(deployment = %spec.name, "worker failed to start: {e}");
+                tracing::error!("[{}] worker failed to start: {e}", spec.name);
                 let status = match e {
                     outpost_runtime::StartError::Limit(_) => StatusCode::SERVICE_UNAVAILABLE,
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,25 +102,52 @@ pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response
         match result {
             Ok(resp) => return resp,
             Err(DispatchError::Limit(kind)) => {
-                tracing::error!(deployment = %spec.name, "{kind}");
+                tracing::error!("[{}] {kind}", spec.name);
                 return plain(StatusCode::SERVICE_UNAVAILABLE, format!("{kind}\n"));
             }
             Err(e @ DispatchError::Uncaught { .. }) => {
-                let DispatchError::Uncaught { message, stack } = &e else { unreachable!() };
-                tracing::error!(deployment = %spec.name, "Uncaught {message}{}", stack.as_deref().map(|s| format!("\n{s}")).unwrap_or_default());
-                return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), stack.as_deref(), spec.dev);
+                let DispatchError::Uncaught { message, stack } = &e else {
+                    unreachable!()
+                };
+                tracing::error!(
+                    "[{}] Uncaught {message}{}",
+                    spec.name,
+                    stack
+                        .as_deref()
+                        .map(|s| format!("\n{s}"))
+                        .unwrap_or_default()
+                );
+                return error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &e.to_string(),
+                    stack.as_deref(),
+                    spec.dev,
+                );
             }
             Err(e) => {
-                tracing::error!(deployment = %spec.name, "{e}");
-                return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None, spec.dev);
+                tracing::error!("[{}] {e}", spec.name);
+                return error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &e.to_string(),
+                    None,
+                    spec.dev,
+                );
             }
         }
     }
-    plain(StatusCode::SERVICE_UNAVAILABLE, "Worker unavailable.\n".into())
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Worker unavailable.\n".into(),
+    )
 }
 
 /// A 5xx answer: the details in dev, a plain status line in production.
-fn error_page(status: StatusCode, message: &str, stack: Option<&str>, dev: bool) -> Response<ResponseBody> {
+fn error_page(
+    status: StatusCode,
+    message: &str,
+    stack: Option<&str>,
+    dev: bool,
+) -> Response<ResponseBody> {
     if dev {
         let mut text = format!("{message}\n");
         if let Some(s) = stack {
@@ -116,7 +158,10 @@ fn error_page(status: StatusCode, message: &str, stack: Option<&str>, dev: bool)
         }
         plain(status, text)
     } else {
-        plain(status, format!("{}\n", status.canonical_reason().unwrap_or("Error")))
+        plain(
+            status,
+            format!("{}\n", status.canonical_reason().unwrap_or("Error")),
+        )
     }
 }
 

@@ -10,7 +10,8 @@ use outpost_node::{Node, NodeConfig, Routes};
 use outpost_runtime::{Bundle, CompiledBundle, Limits, WorkerSpec};
 use outpost_testkit::get;
 
-const GOOD: &str = "let n = 0; export default { fetch(req) { n++; return new Response('ok ' + req.method); } };";
+const GOOD: &str =
+    "let n = 0; export default { fetch(req) { n++; return new Response('ok ' + req.method); } };";
 
 const EVIL: &str = r#"
 export default {
@@ -59,7 +60,12 @@ fn hostile_workers_do_not_disturb_a_good_one() {
     routes.deploy(spec("good", GOOD, limits));
     routes.deploy(spec("evil", EVIL, limits));
     let node = Node::start(
-        NodeConfig { addr: "127.0.0.1:0".parse().unwrap(), threads: 2, warm_pool: 1, dev: true },
+        NodeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            threads: 2,
+            warm_pool: 1,
+            dev: true,
+        },
         routes,
     )
     .unwrap();
@@ -86,7 +92,11 @@ fn hostile_workers_do_not_disturb_a_good_one() {
         let mut served = 0;
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
             let r = get(addr, "good.localhost", "/").expect("good worker reachable");
-            assert_eq!((r.status, r.text()), (200, "ok GET".to_string()), "good worker answered wrongly");
+            assert_eq!(
+                (r.status, r.text()),
+                (200, "ok GET".to_string()),
+                "good worker answered wrongly"
+            );
             served += 1;
         }
         served
@@ -96,7 +106,11 @@ fn hostile_workers_do_not_disturb_a_good_one() {
         for (path, status, needle) in cases {
             let r = get(addr, "evil.localhost", path).unwrap();
             assert_eq!(r.status, *status, "round {round} {path}: {}", r.text());
-            assert!(r.text().contains(needle), "round {round} {path}: body {:?} lacks {needle:?}", r.text());
+            assert!(
+                r.text().contains(needle),
+                "round {round} {path}: body {:?} lacks {needle:?}",
+                r.text()
+            );
             // After each failure the evil worker recovers on a fresh isolate
             // (a background runaway may take one more request to notice).
             let after = get(addr, "evil.localhost", "/").unwrap();
@@ -109,7 +123,10 @@ fn hostile_workers_do_not_disturb_a_good_one() {
         }
     }
     let fine = get(addr, "evil.localhost", "/").unwrap();
-    assert_eq!((fine.status, fine.text()), (200, "evil but fine".to_string()));
+    assert_eq!(
+        (fine.status, fine.text()),
+        (200, "evil but fine".to_string())
+    );
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let served = good_traffic.join().expect("good traffic thread");
@@ -121,10 +138,24 @@ fn hostile_workers_do_not_disturb_a_good_one() {
 fn unknown_host_gets_a_404_that_says_so() {
     let routes = Arc::new(Routes::new());
     routes.deploy(spec("good", GOOD, Limits::default()));
-    let node = Node::start(NodeConfig { addr: "127.0.0.1:0".parse().unwrap(), threads: 1, warm_pool: 0, dev: false }, routes).unwrap();
+    let node = Node::start(
+        NodeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            threads: 1,
+            warm_pool: 0,
+            dev: false,
+        },
+        routes,
+    )
+    .unwrap();
     let r = get(node.addr(), "nobody.localhost", "/").unwrap();
     assert_eq!(r.status, 404);
-    assert!(r.text().contains("No worker is routed for host `nobody.localhost`"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("No worker is routed for host `nobody.localhost`"),
+        "{}",
+        r.text()
+    );
     let r = get(node.addr(), "good.localhost", "/").unwrap();
     assert_eq!(r.text(), "ok GET");
 }

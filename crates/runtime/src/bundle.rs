@@ -55,7 +55,9 @@ pub fn resolve_specifier(base: &str, specifier: &str) -> Result<String, String> 
         p.pop();
         p
     } else {
-        return Err("bare module specifiers are not supported here; use a relative path (./file.js)".into());
+        return Err(
+            "bare module specifiers are not supported here; use a relative path (./file.js)".into(),
+        );
     };
     for seg in specifier.split('/') {
         match seg {
@@ -123,12 +125,19 @@ pub fn js_string_literal(s: &str) -> String {
 
 /// Finds the file for a module name: exact, then with `.js`/`.mjs`, then `/index.js`.
 fn locate(root: &Path, name: &str) -> Option<String> {
-    candidates(name).into_iter().find(|c| root.join(c).is_file())
+    candidates(name)
+        .into_iter()
+        .find(|c| root.join(c).is_file())
 }
 
 /// The file names an extension-less import may refer to, in order.
 fn candidates(name: &str) -> [String; 4] {
-    [name.to_string(), format!("{name}.js"), format!("{name}.mjs"), format!("{name}/index.js")]
+    [
+        name.to_string(),
+        format!("{name}.js"),
+        format!("{name}.mjs"),
+        format!("{name}/index.js"),
+    ]
 }
 
 #[derive(Default)]
@@ -144,14 +153,26 @@ struct DiskResolver {
 }
 
 impl Resolver for DiskResolver {
-    fn resolve<'js>(&mut self, ctx: &Ctx<'js>, base: &str, name: &str, _attributes: Option<ImportAttributes<'js>>) -> rquickjs::Result<String> {
+    fn resolve<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
         let fail = |reason: String| {
-            self.walk.borrow_mut().error.get_or_insert(BuildError::Resolve {
-                importer: base.to_string(),
-                specifier: name.to_string(),
-                reason: reason.clone(),
-            });
-            rquickjs::Exception::throw_reference(ctx, &format!("cannot resolve `{name}` from `{base}`: {reason}"))
+            self.walk
+                .borrow_mut()
+                .error
+                .get_or_insert(BuildError::Resolve {
+                    importer: base.to_string(),
+                    specifier: name.to_string(),
+                    reason: reason.clone(),
+                });
+            rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("cannot resolve `{name}` from `{base}`: {reason}"),
+            )
         };
         let joined = resolve_specifier(base, name).map_err(&fail)?;
         locate(&self.root, &joined).ok_or_else(|| fail("file not found".into()))
@@ -164,7 +185,12 @@ struct DiskLoader {
 }
 
 impl Loader for DiskLoader {
-    fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str, _attributes: Option<ImportAttributes<'js>>) -> rquickjs::Result<Module<'js>> {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js>> {
         let source = read_module(&self.root, name, &self.walk).map_err(|e| {
             let msg = e.to_string();
             self.walk.borrow_mut().error.get_or_insert(e);
@@ -176,8 +202,13 @@ impl Loader for DiskLoader {
 
 fn read_module(root: &Path, name: &str, walk: &RefCell<Walk>) -> Result<String, BuildError> {
     let path = root.join(name);
-    let bytes = std::fs::read(&path).map_err(|source| BuildError::Read { path: name.to_string(), source })?;
-    let source = module_source(name, bytes).map_err(|message| BuildError::Compile { message: format!("{name}: {message}") })?;
+    let bytes = std::fs::read(&path).map_err(|source| BuildError::Read {
+        path: name.to_string(),
+        source,
+    })?;
+    let source = module_source(name, bytes).map_err(|message| BuildError::Compile {
+        message: format!("{name}: {message}"),
+    })?;
     let mut w = walk.borrow_mut();
     w.modules.insert(name.to_string(), source.clone());
     w.files.push(path);
@@ -197,7 +228,11 @@ pub fn describe_exception(ctx: &Ctx<'_>, value: &rquickjs::Value<'_>) -> String 
     let location = stack
         .lines()
         .find_map(|l| l.trim().strip_prefix("at "))
-        .map(|l| l.trim_start_matches("<anonymous> (").trim_end_matches(')').to_string());
+        .map(|l| {
+            l.trim_start_matches("<anonymous> (")
+                .trim_end_matches(')')
+                .to_string()
+        });
     match location {
         Some(loc) => format!("{loc}: {name}: {message}"),
         None => format!("{name}: {message}"),
@@ -207,13 +242,19 @@ pub fn describe_exception(ctx: &Ctx<'_>, value: &rquickjs::Value<'_>) -> String 
 impl Bundle {
     /// Builds a bundle from `entry` on disk; its directory is the bundle root.
     pub fn from_entry_file(entry: &Path) -> Result<Bundle, BuildError> {
-        let root = entry.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let root = entry
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         let entry_name = entry
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| BuildError::Read {
                 path: entry.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "entry must be a file"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "entry must be a file",
+                ),
             })?
             .to_string();
         Self::from_root(&root, &entry_name)
@@ -226,8 +267,14 @@ impl Bundle {
         let source = read_module(root, entry, &walk)?;
         let rt = Runtime::new().map_err(engine)?;
         rt.set_loader(
-            DiskResolver { root: root.to_path_buf(), walk: walk.clone() },
-            DiskLoader { root: root.to_path_buf(), walk: walk.clone() },
+            DiskResolver {
+                root: root.to_path_buf(),
+                walk: walk.clone(),
+            },
+            DiskLoader {
+                root: root.to_path_buf(),
+                walk: walk.clone(),
+            },
         );
         let ctx = Context::full(&rt).map_err(engine)?;
         let outcome = ctx.with(|ctx| compile_and_resolve(&ctx, entry, &source));
@@ -246,20 +293,30 @@ impl Bundle {
     }
 
     /// Builds a bundle from in-memory modules (name → JS source).
-    pub fn from_sources(entry: &str, modules: impl IntoIterator<Item = (String, String)>) -> Bundle {
-        Bundle { entry: entry.to_string(), modules: modules.into_iter().collect(), files: Vec::new() }
+    pub fn from_sources(
+        entry: &str,
+        modules: impl IntoIterator<Item = (String, String)>,
+    ) -> Bundle {
+        Bundle {
+            entry: entry.to_string(),
+            modules: modules.into_iter().collect(),
+            files: Vec::new(),
+        }
     }
 }
 
 fn engine(e: rquickjs::Error) -> BuildError {
-    BuildError::Compile { message: format!("engine error: {e}") }
+    BuildError::Compile {
+        message: format!("engine error: {e}"),
+    }
 }
 
 /// Compiles the entry as a module and resolves its whole import graph
 /// (calling the loader for each import) without running any of it.
 fn compile_and_resolve(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<(), String> {
     let c_name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
-    let c_src = std::ffi::CString::new(source).map_err(|_| format!("{name}: source contains a NUL byte"))?;
+    let c_src = std::ffi::CString::new(source)
+        .map_err(|_| format!("{name}: source contains a NUL byte"))?;
     // SAFETY: raw calls on a context we hold the lock of (inside `with`); the
     // compiled module value is freed before returning.
     unsafe {
@@ -298,12 +355,18 @@ impl CompiledBundle {
         let mut size = 0;
         ctx.with(|ctx| -> Result<(), BuildError> {
             for (name, source) in &bundle.modules {
-                let module = Module::declare(ctx.clone(), name.as_str(), source.as_str()).map_err(|_| {
-                    let e = ctx.catch();
-                    BuildError::Compile { message: describe_exception(&ctx, &e) }
-                })?;
+                let module =
+                    Module::declare(ctx.clone(), name.as_str(), source.as_str()).map_err(|_| {
+                        let e = ctx.catch();
+                        BuildError::Compile {
+                            message: describe_exception(&ctx, &e),
+                        }
+                    })?;
                 let bytes = module
-                    .write(WriteOptions { strip_source: true, ..Default::default() })
+                    .write(WriteOptions {
+                        strip_source: true,
+                        ..Default::default()
+                    })
                     .map_err(engine)?;
                 size += bytes.len();
                 bytecode.insert(name.clone(), Arc::<[u8]>::from(bytes));
@@ -311,9 +374,15 @@ impl CompiledBundle {
             Ok(())
         })?;
         if !bytecode.contains_key(&bundle.entry) {
-            return Err(BuildError::Compile { message: format!("entry module `{}` is not in the bundle", bundle.entry) });
+            return Err(BuildError::Compile {
+                message: format!("entry module `{}` is not in the bundle", bundle.entry),
+            });
         }
-        Ok(CompiledBundle { entry: bundle.entry.clone(), bytecode, size })
+        Ok(CompiledBundle {
+            entry: bundle.entry.clone(),
+            bytecode,
+            size,
+        })
     }
 }
 
@@ -321,10 +390,18 @@ impl CompiledBundle {
 struct SourceLoader(Arc<BTreeMap<String, String>>);
 
 impl Loader for SourceLoader {
-    fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str, _attributes: Option<ImportAttributes<'js>>) -> rquickjs::Result<Module<'js>> {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js>> {
         match self.0.get(name) {
             Some(src) => Module::declare(ctx.clone(), name, src.as_str()),
-            None => Err(rquickjs::Exception::throw_reference(ctx, &format!("module `{name}` is not in the bundle"))),
+            None => Err(rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("module `{name}` is not in the bundle"),
+            )),
         }
     }
 }
@@ -332,28 +409,51 @@ impl Loader for SourceLoader {
 struct SourceResolver(Arc<BTreeMap<String, String>>);
 
 impl Resolver for SourceResolver {
-    fn resolve<'js>(&mut self, ctx: &Ctx<'js>, base: &str, name: &str, _attributes: Option<ImportAttributes<'js>>) -> rquickjs::Result<String> {
+    fn resolve<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
         resolve_in(ctx, base, name, |c| self.0.contains_key(c))
     }
 }
 
 /// Resolves `name` from `base` to the first candidate file name that `exists`.
-fn resolve_in(ctx: &Ctx<'_>, base: &str, name: &str, exists: impl Fn(&str) -> bool) -> rquickjs::Result<String> {
-    let joined = resolve_specifier(base, name)
-        .map_err(|r| rquickjs::Exception::throw_type(ctx, &format!("cannot resolve `{name}` from `{base}`: {r}")))?;
+fn resolve_in(
+    ctx: &Ctx<'_>,
+    base: &str,
+    name: &str,
+    exists: impl Fn(&str) -> bool,
+) -> rquickjs::Result<String> {
+    let joined = resolve_specifier(base, name).map_err(|r| {
+        rquickjs::Exception::throw_type(ctx, &format!("cannot resolve `{name}` from `{base}`: {r}"))
+    })?;
     if let Some(found) = candidates(&joined).into_iter().find(|c| exists(c)) {
         return Ok(found);
     }
-    Err(rquickjs::Exception::throw_type(ctx, &format!("cannot resolve `{name}` from `{base}`: not in the bundle")))
+    Err(rquickjs::Exception::throw_type(
+        ctx,
+        &format!("cannot resolve `{name}` from `{base}`: not in the bundle"),
+    ))
 }
 
 /// Serves bundle modules to an isolate from bytecode.
 pub(crate) struct BytecodeLoader(pub Arc<CompiledBundle>);
 
 impl Loader for BytecodeLoader {
-    fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str, _attributes: Option<ImportAttributes<'js>>) -> rquickjs::Result<Module<'js>> {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js>> {
         let Some(bytes) = self.0.bytecode.get(name) else {
-            return Err(rquickjs::Exception::throw_reference(ctx, &format!("module `{name}` is not in the bundle")));
+            return Err(rquickjs::Exception::throw_reference(
+                ctx,
+                &format!("module `{name}` is not in the bundle"),
+            ));
         };
         // SAFETY: the bytes were written by `CompiledBundle::compile` in this
         // process, hence by this exact QuickJS version.
@@ -365,7 +465,13 @@ impl Loader for BytecodeLoader {
 pub(crate) struct BundleResolver(pub Arc<CompiledBundle>);
 
 impl Resolver for BundleResolver {
-    fn resolve<'js>(&mut self, ctx: &Ctx<'js>, base: &str, name: &str, _attributes: Option<ImportAttributes<'js>>) -> rquickjs::Result<String> {
+    fn resolve<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
         resolve_in(ctx, base, name, |c| self.0.bytecode.contains_key(c))
     }
 }
@@ -383,8 +489,14 @@ mod tests {
 
     #[test]
     fn resolves_specifiers() {
-        assert_eq!(resolve_specifier("src/index.js", "./a.js").unwrap(), "src/a.js");
-        assert_eq!(resolve_specifier("src/index.js", "../b/c.js").unwrap(), "b/c.js");
+        assert_eq!(
+            resolve_specifier("src/index.js", "./a.js").unwrap(),
+            "src/a.js"
+        );
+        assert_eq!(
+            resolve_specifier("src/index.js", "../b/c.js").unwrap(),
+            "b/c.js"
+        );
         assert_eq!(resolve_specifier("src/index.js", "/x.js").unwrap(), "x.js");
         assert!(resolve_specifier("index.js", "../../x.js").is_err());
         assert!(resolve_specifier("index.js", "hono").is_err());
@@ -395,14 +507,21 @@ mod tests {
         let d = tmp_dir("graph");
         std::fs::create_dir_all(d.join("lib")).unwrap();
         std::fs::write(d.join("index.js"), "import {f} from './lib/f.js'; import data from './data.json'; import t from './t.txt'; export default {fetch(){ return f(data, t) }}").unwrap();
-        std::fs::write(d.join("lib/f.js"), "import {g} from '../g'; export const f = (d, t) => g(d.a) + t;").unwrap();
+        std::fs::write(
+            d.join("lib/f.js"),
+            "import {g} from '../g'; export const f = (d, t) => g(d.a) + t;",
+        )
+        .unwrap();
         std::fs::write(d.join("g.js"), "export const g = x => x * 2;").unwrap();
         std::fs::write(d.join("data.json"), "{\"a\": 21}").unwrap();
         std::fs::write(d.join("t.txt"), "line\n\"quoted\"").unwrap();
         std::fs::write(d.join("unused.js"), "syntax error here (").unwrap();
         let b = Bundle::from_entry_file(&d.join("index.js")).unwrap();
         let names: Vec<&str> = b.modules.keys().map(String::as_str).collect();
-        assert_eq!(names, ["data.json", "g.js", "index.js", "lib/f.js", "t.txt"]);
+        assert_eq!(
+            names,
+            ["data.json", "g.js", "index.js", "lib/f.js", "t.txt"]
+        );
         let c = CompiledBundle::compile(&b).unwrap();
         assert_eq!(c.bytecode.len(), 5);
         assert!(c.size > 0);
@@ -411,19 +530,32 @@ mod tests {
     #[test]
     fn reports_errors_with_locations() {
         let d = tmp_dir("errors");
-        std::fs::write(d.join("index.js"), "import './broken.js';\nexport default {};").unwrap();
+        std::fs::write(
+            d.join("index.js"),
+            "import './broken.js';\nexport default {};",
+        )
+        .unwrap();
         std::fs::write(d.join("broken.js"), "const a = 1;\nconst b = ;\n").unwrap();
-        let e = Bundle::from_entry_file(&d.join("index.js")).unwrap_err().to_string();
+        let e = Bundle::from_entry_file(&d.join("index.js"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("broken.js:2:"), "{e}");
         assert!(e.contains("SyntaxError"), "{e}");
 
         std::fs::write(d.join("index.js"), "import './missing.js';").unwrap();
-        let e = Bundle::from_entry_file(&d.join("index.js")).unwrap_err().to_string();
-        assert!(e.contains("./missing.js") && e.contains("index.js") && e.contains("not found"), "{e}");
+        let e = Bundle::from_entry_file(&d.join("index.js"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("./missing.js") && e.contains("index.js") && e.contains("not found"),
+            "{e}"
+        );
 
         std::fs::write(d.join("index.js"), "import x from './bad.json';").unwrap();
         std::fs::write(d.join("bad.json"), "{nope").unwrap();
-        let e = Bundle::from_entry_file(&d.join("index.js")).unwrap_err().to_string();
+        let e = Bundle::from_entry_file(&d.join("index.js"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad.json") && e.contains("invalid JSON"), "{e}");
     }
 }

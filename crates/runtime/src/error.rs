@@ -49,8 +49,16 @@ impl std::fmt::Display for LimitKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LimitKind::Cpu(d) => write!(f, "Worker exceeded CPU time limit ({} ms)", d.as_millis()),
-            LimitKind::Memory(b) => write!(f, "Worker exceeded memory limit ({} MiB)", b / (1024 * 1024)),
-            LimitKind::Wall(d) => write!(f, "Worker exceeded wall-clock time limit ({} s)", d.as_secs()),
+            LimitKind::Memory(b) => write!(
+                f,
+                "Worker exceeded memory limit ({} MiB)",
+                b / (1024 * 1024)
+            ),
+            LimitKind::Wall(d) => write!(
+                f,
+                "Worker exceeded wall-clock time limit ({} s)",
+                d.as_secs()
+            ),
             LimitKind::Stack => f.write_str("Worker exceeded stack limit (too much recursion)"),
         }
     }
@@ -84,7 +92,10 @@ pub enum DispatchError {
 impl DispatchError {
     /// Whether the isolate must be thrown away after this error.
     pub fn poisons_isolate(&self) -> bool {
-        matches!(self, DispatchError::Limit(_) | DispatchError::Poisoned | DispatchError::Engine(_))
+        matches!(
+            self,
+            DispatchError::Limit(_) | DispatchError::Poisoned | DispatchError::Engine(_)
+        )
     }
 }
 

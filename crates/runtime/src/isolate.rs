@@ -114,49 +114,71 @@ impl Isolate {
     /// Must run inside a `tokio::task::LocalSet` (timers and streams are
     /// driven by a local task).
     pub async fn start(fresh: Fresh, spec: Arc<WorkerSpec>) -> Result<Isolate, StartError> {
-        let Fresh { rt, ctx, bind, meter } = fresh;
-        rt.set_loader(BundleResolver(spec.bundle.clone()), BytecodeLoader(spec.bundle.clone())).await;
+        let Fresh {
+            rt,
+            ctx,
+            bind,
+            meter,
+        } = fresh;
+        rt.set_loader(
+            BundleResolver(spec.bundle.clone()),
+            BytecodeLoader(spec.bundle.clone()),
+        )
+        .await;
         rt.set_memory_limit(spec.limits.memory_bytes).await;
         let spec2 = spec.clone();
-        let started = ctx.async_with(async |ctx| -> Result<(Persistent<Function<'static>>, HandlerFormat), StartError> {
-            let _ = ctx.store_userdata(HostInfo {
-                deployment: spec2.name.clone(),
-                allow_private_fetch: spec2.allow_private_fetch,
-            });
-            let bind = bind.restore(&ctx).map_err(|e| StartError::Engine(e.to_string()))?;
-            let run = async {
-                let env = build_env(&ctx, &spec2.env)?;
-                let bytes = spec2.bundle.bytecode.get(&spec2.bundle.entry).cloned().ok_or(rquickjs::Error::Unknown)?;
-                // SAFETY: bytecode written by this process's QuickJS (see CompiledBundle).
-                let module = unsafe { Module::load(ctx.clone(), &bytes) }?;
-                let (module, done) = module.eval()?;
-                done.into_future::<()>().await?;
-                let ns = module.namespace()?;
-                let bound: Value = bind.call((ns, env))?;
-                Ok::<_, rquickjs::Error>(bound)
-            };
-            let bound = match run.await {
-                Ok(v) => v,
-                Err(rquickjs::Error::Exception) => {
-                    let e = ctx.catch();
-                    return Err(classify_start(&ctx, &e, &spec2.limits));
-                }
-                Err(e) => return Err(StartError::Engine(e.to_string())),
-            };
-            let Some(arr) = bound.as_array() else { return Err(StartError::NoHandler) };
-            let code: i32 = arr.get(0).map_err(|e| StartError::Engine(e.to_string()))?;
-            let f: Function = arr.get(1).map_err(|e| StartError::Engine(e.to_string()))?;
-            let format = match code {
-                1 => HandlerFormat::Modules,
-                2 => HandlerFormat::ServiceWorker,
-                _ => HandlerFormat::Function,
-            };
-            Ok((Persistent::save(&ctx, f), format))
-        });
+        let started = ctx.async_with(
+            async |ctx| -> Result<(Persistent<Function<'static>>, HandlerFormat), StartError> {
+                let _ = ctx.store_userdata(HostInfo {
+                    deployment: spec2.name.clone(),
+                    allow_private_fetch: spec2.allow_private_fetch,
+                });
+                let bind = bind
+                    .restore(&ctx)
+                    .map_err(|e| StartError::Engine(e.to_string()))?;
+                let run = async {
+                    let env = build_env(&ctx, &spec2.env)?;
+                    let bytes = spec2
+                        .bundle
+                        .bytecode
+                        .get(&spec2.bundle.entry)
+                        .cloned()
+                        .ok_or(rquickjs::Error::Unknown)?;
+                    // SAFETY: bytecode written by this process's QuickJS (see CompiledBundle).
+                    let module = unsafe { Module::load(ctx.clone(), &bytes) }?;
+                    let (module, done) = module.eval()?;
+                    done.into_future::<()>().await?;
+                    let ns = module.namespace()?;
+                    let bound: Value = bind.call((ns, env))?;
+                    Ok::<_, rquickjs::Error>(bound)
+                };
+                let bound = match run.await {
+                    Ok(v) => v,
+                    Err(rquickjs::Error::Exception) => {
+                        let e = ctx.catch();
+                        return Err(classify_start(&ctx, &e, &spec2.limits));
+                    }
+                    Err(e) => return Err(StartError::Engine(e.to_string())),
+                };
+                let Some(arr) = bound.as_array() else {
+                    return Err(StartError::NoHandler);
+                };
+                let code: i32 = arr.get(0).map_err(|e| StartError::Engine(e.to_string()))?;
+                let f: Function = arr.get(1).map_err(|e| StartError::Engine(e.to_string()))?;
+                let format = match code {
+                    1 => HandlerFormat::Modules,
+                    2 => HandlerFormat::ServiceWorker,
+                    _ => HandlerFormat::Function,
+                };
+                Ok((Persistent::save(&ctx, f), format))
+            },
+        );
         let started = Metered::new(started, meter.clone(), spec.limits.cpu);
         let (dispatch, format) = match tokio::time::timeout(spec.limits.wall, started).await {
             Ok(MeteredOutput::Done(r)) => r?,
-            Ok(MeteredOutput::OverCpu) => return Err(StartError::Limit(LimitKind::Cpu(spec.limits.cpu))),
+            Ok(MeteredOutput::OverCpu) => {
+                return Err(StartError::Limit(LimitKind::Cpu(spec.limits.cpu)))
+            }
             Err(_) => return Err(StartError::Limit(LimitKind::Wall(spec.limits.wall))),
         };
         let dropped = Rc::new(Notify::new());
@@ -188,7 +210,8 @@ impl Isolate {
     /// Whether a limit was hit; a poisoned isolate must be discarded.
     pub fn poisoned(&self) -> Option<LimitKind> {
         if self.meter.tripped() && self.poisoned.get().is_none() {
-            self.poisoned.set(Some(LimitKind::Cpu(self.spec.limits.cpu)));
+            self.poisoned
+                .set(Some(LimitKind::Cpu(self.spec.limits.cpu)));
         }
         self.poisoned.get()
     }
@@ -209,7 +232,10 @@ impl Isolate {
     }
 
     /// Runs one request through the handler.
-    pub async fn dispatch(&self, req: HostRequest) -> Result<http::Response<ResponseBody>, DispatchError> {
+    pub async fn dispatch(
+        &self,
+        req: HostRequest,
+    ) -> Result<http::Response<ResponseBody>, DispatchError> {
         if let Some(limit) = self.poisoned() {
             let _ = limit;
             return Err(DispatchError::Poisoned);
@@ -218,30 +244,32 @@ impl Isolate {
         self.last_used.set(Instant::now());
         let _guard = InFlight(&self.in_flight);
         let limits = self.spec.limits;
-        let run = self.ctx.async_with(async |ctx| -> Result<http::Response<ResponseBody>, DispatchError> {
-            let outcome = async {
-                let dispatch = self.dispatch.clone().restore(&ctx)?;
-                let request = Class::instance(
-                    ctx.clone(),
-                    Request::incoming(req.method.as_str(), req.url, req.headers, req.body),
-                )?;
-                let result: Value = dispatch.call((request,))?;
-                let value: Value = match result.as_promise() {
-                    Some(p) => p.clone().into_future().await?,
-                    None => result,
+        let run = self.ctx.async_with(
+            async |ctx| -> Result<http::Response<ResponseBody>, DispatchError> {
+                let outcome = async {
+                    let dispatch = self.dispatch.clone().restore(&ctx)?;
+                    let request = Class::instance(
+                        ctx.clone(),
+                        Request::incoming(req.method.as_str(), req.url, req.headers, req.body),
+                    )?;
+                    let result: Value = dispatch.call((request,))?;
+                    let value: Value = match result.as_promise() {
+                        Some(p) => p.clone().into_future().await?,
+                        None => result,
+                    };
+                    Ok::<_, rquickjs::Error>(value)
                 };
-                Ok::<_, rquickjs::Error>(value)
-            };
-            let value = match outcome.await {
-                Ok(v) => v,
-                Err(rquickjs::Error::Exception) => {
-                    let e = ctx.catch();
-                    return Err(classify_dispatch(&ctx, &e, &limits));
-                }
-                Err(e) => return Err(DispatchError::Engine(e.to_string())),
-            };
-            into_host_response(&ctx, value)
-        });
+                let value = match outcome.await {
+                    Ok(v) => v,
+                    Err(rquickjs::Error::Exception) => {
+                        let e = ctx.catch();
+                        return Err(classify_dispatch(&ctx, &e, &limits));
+                    }
+                    Err(e) => return Err(DispatchError::Engine(e.to_string())),
+                };
+                into_host_response(&ctx, value)
+            },
+        );
         let metered = Metered::new(run, self.meter.clone(), limits.cpu);
         let result = match tokio::time::timeout(limits.wall, metered).await {
             Ok(MeteredOutput::Done(r)) => r,
@@ -322,13 +350,19 @@ fn classify_dispatch<'js>(ctx: &Ctx<'js>, e: &Value<'js>, limits: &Limits) -> Di
             let stack: Option<String> = o.get("stack").ok();
             (format!("{name}: {msg}"), stack)
         }
-        _ => (outpost_webapi::console::inspect(ctx, e, 0).unwrap_or_default(), None),
+        _ => (
+            outpost_webapi::console::inspect(ctx, e, 0).unwrap_or_default(),
+            None,
+        ),
     };
     DispatchError::Uncaught { message, stack }
 }
 
 /// Converts what the handler resolved to into a host response.
-fn into_host_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<http::Response<ResponseBody>, DispatchError> {
+fn into_host_response<'js>(
+    ctx: &Ctx<'js>,
+    value: Value<'js>,
+) -> Result<http::Response<ResponseBody>, DispatchError> {
     let Ok(response) = Class::<Response>::from_value(&value) else {
         let got = outpost_webapi::console::inspect(ctx, &value, 0).unwrap_or_default();
         return Err(DispatchError::BadResponse(format!(
@@ -343,7 +377,9 @@ fn into_host_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<http::Re
         Body::None => ResponseBody::empty(),
         Body::Bytes(b) => ResponseBody::full(b),
         Body::Host(h) => ResponseBody::host(h),
-        Body::Stream(stream) => pump_stream(ctx, stream).map_err(|e| DispatchError::Engine(e.to_string()))?,
+        Body::Stream(stream) => {
+            pump_stream(ctx, stream).map_err(|e| DispatchError::Engine(e.to_string()))?
+        }
     };
     let mut resp = http::Response::new(body);
     *resp.status_mut() = http::StatusCode::from_u16(parts.status)
@@ -357,7 +393,9 @@ fn into_host_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<http::Re
 /// (backpressure) and cancelling the stream if the client goes away.
 fn pump_stream<'js>(ctx: &Ctx<'js>, stream: Object<'js>) -> rquickjs::Result<ResponseBody> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(4);
-    let reader: Object = stream.get::<_, Function>("getReader")?.call((rquickjs::function::This(stream),))?;
+    let reader: Object = stream
+        .get::<_, Function>("getReader")?
+        .call((rquickjs::function::This(stream),))?;
     let ctx2 = ctx.clone();
     ctx.spawn(async move {
         let read: Function = match reader.get("read") {
@@ -374,7 +412,9 @@ fn pump_stream<'js>(ctx: &Ctx<'js>, stream: Object<'js>) -> rquickjs::Result<Res
                 let v: Value = chunk.get("value")?;
                 let bytes = match v.as_string() {
                     Some(s) => s.to_string()?.into_bytes(),
-                    None => outpost_webapi::buffer::buffer_source_bytes(&v)?.unwrap_or_default(),
+                    None => {
+                        outpost_webapi::buffer::buffer_source_bytes(&ctx2, &v)?.unwrap_or_default()
+                    }
                 };
                 Ok::<_, rquickjs::Error>(Some(bytes))
             };
@@ -383,7 +423,8 @@ fn pump_stream<'js>(ctx: &Ctx<'js>, stream: Object<'js>) -> rquickjs::Result<Res
                     if tx.send(Ok(Bytes::from(bytes))).await.is_err() {
                         let cancel: rquickjs::Result<Function> = reader.get("cancel");
                         if let Ok(cancel) = cancel {
-                            let _ = cancel.call::<_, Value>((rquickjs::function::This(reader.clone()),));
+                            let _ = cancel
+                                .call::<_, Value>((rquickjs::function::This(reader.clone()),));
                         }
                         return;
                     }
@@ -394,7 +435,11 @@ fn pump_stream<'js>(ctx: &Ctx<'js>, stream: Object<'js>) -> rquickjs::Result<Res
                         rquickjs::Error::Exception => describe_exception(&ctx2, &ctx2.catch()),
                         other => other.to_string(),
                     };
-                    outpost_webapi::console::emit(&ctx2, outpost_webapi::console::Level::Error, &format!("Response body stream failed: {text}"));
+                    outpost_webapi::console::emit(
+                        &ctx2,
+                        outpost_webapi::console::Level::Error,
+                        &format!("Response body stream failed: {text}"),
+                    );
                     let _ = tx.send(Err(text.into())).await;
                     return;
                 }
@@ -437,12 +482,20 @@ mod tests {
     }
 
     fn get(url: &str) -> HostRequest {
-        HostRequest { method: http::Method::GET, url: url.into(), headers: HeaderMap::new(), body: None }
+        HostRequest {
+            method: http::Method::GET,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: None,
+        }
     }
 
     /// Runs `f` on a current-thread runtime inside a LocalSet, as executors do.
     fn local<F: std::future::Future>(f: F) -> F::Output {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         tokio::task::LocalSet::new().block_on(&rt, f)
     }
 
@@ -457,19 +510,34 @@ mod tests {
     fn all_three_handler_formats() {
         local(async {
             let modules = spec_of(&[("index.js", "import {v} from './v.js'; export default { async fetch(req, env, ctx) { ctx.waitUntil(Promise.resolve()); return new Response(v + env.GREETING + env.CONF.n + req.url.slice(8)); } }"), ("v.js", "export const v = 'm:';")], Limits::default());
-            let iso = Isolate::start(Fresh::new().await.unwrap(), modules).await.unwrap();
+            let iso = Isolate::start(Fresh::new().await.unwrap(), modules)
+                .await
+                .unwrap();
             assert_eq!(iso.format(), HandlerFormat::Modules);
-            assert_eq!(text_of(&iso, get("http://x/p")).await, (200, "m:hi3/p".into()));
+            assert_eq!(
+                text_of(&iso, get("http://x/p")).await,
+                (200, "m:hi3/p".into())
+            );
 
             let sw = spec_of(&[("sw.js", "addEventListener('fetch', e => e.respondWith(new Response('sw ' + e.request.method, {status: 201})));")], Limits::default());
-            let iso = Isolate::start(Fresh::new().await.unwrap(), sw).await.unwrap();
+            let iso = Isolate::start(Fresh::new().await.unwrap(), sw)
+                .await
+                .unwrap();
             assert_eq!(iso.format(), HandlerFormat::ServiceWorker);
-            assert_eq!(text_of(&iso, get("http://x/")).await, (201, "sw GET".into()));
+            assert_eq!(
+                text_of(&iso, get("http://x/")).await,
+                (201, "sw GET".into())
+            );
 
             let f = spec_of(&[("f.js", "export default function (request, context) { return Response.json({ok: typeof context.waitUntil}); }")], Limits::default());
-            let iso = Isolate::start(Fresh::new().await.unwrap(), f).await.unwrap();
+            let iso = Isolate::start(Fresh::new().await.unwrap(), f)
+                .await
+                .unwrap();
             assert_eq!(iso.format(), HandlerFormat::Function);
-            assert_eq!(text_of(&iso, get("http://x/")).await, (200, "{\"ok\":\"function\"}".into()));
+            assert_eq!(
+                text_of(&iso, get("http://x/")).await,
+                (200, "{\"ok\":\"function\"}".into())
+            );
         });
     }
 
@@ -477,8 +545,14 @@ mod tests {
     fn start_failures_are_reported() {
         local(async {
             let none = spec_of(&[("a.js", "export const x = 1;")], Limits::default());
-            assert!(matches!(Isolate::start(Fresh::new().await.unwrap(), none).await, Err(StartError::NoHandler)));
-            let throws = spec_of(&[("a.js", "throw new Error('top level boom');")], Limits::default());
+            assert!(matches!(
+                Isolate::start(Fresh::new().await.unwrap(), none).await,
+                Err(StartError::NoHandler)
+            ));
+            let throws = spec_of(
+                &[("a.js", "throw new Error('top level boom');")],
+                Limits::default(),
+            );
             match Isolate::start(Fresh::new().await.unwrap(), throws).await {
                 Err(StartError::TopLevel(m)) => assert!(m.contains("top level boom"), "{m}"),
                 Err(e) => panic!("unexpected {e}"),
@@ -491,7 +565,9 @@ mod tests {
     fn exceptions_and_bad_responses() {
         local(async {
             let spec = spec_of(&[("a.js", "export default { fetch(req) { const p = req.url.slice(8); if (p === '/throw') throw new TypeError('bad thing'); if (p === '/reject') return Promise.reject(new Error('async bad')); if (p === '/str') return 'nope'; return new Response('ok'); } }")], Limits::default());
-            let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec)
+                .await
+                .unwrap();
             match iso.dispatch(get("http://x/throw")).await {
                 Err(DispatchError::Uncaught { message, stack }) => {
                     assert_eq!(message, "TypeError: bad thing");
@@ -499,8 +575,14 @@ mod tests {
                 }
                 other => panic!("unexpected {:?}", other.map(|_| ())),
             }
-            assert!(matches!(iso.dispatch(get("http://x/reject")).await, Err(DispatchError::Uncaught { .. })));
-            assert!(matches!(iso.dispatch(get("http://x/str")).await, Err(DispatchError::BadResponse(_))));
+            assert!(matches!(
+                iso.dispatch(get("http://x/reject")).await,
+                Err(DispatchError::Uncaught { .. })
+            ));
+            assert!(matches!(
+                iso.dispatch(get("http://x/str")).await,
+                Err(DispatchError::BadResponse(_))
+            ));
             // None of those poison the isolate.
             assert!(iso.poisoned().is_none());
             assert_eq!(text_of(&iso, get("http://x/")).await, (200, "ok".into()));
@@ -510,7 +592,12 @@ mod tests {
     #[test]
     fn limits_poison_the_isolate_only() {
         local(async {
-            let limits = Limits { cpu: Duration::from_millis(20), wall: Duration::from_millis(300), memory_bytes: 16 << 20, ..Limits::default() };
+            let limits = Limits {
+                cpu: Duration::from_millis(20),
+                wall: Duration::from_millis(300),
+                memory_bytes: 16 << 20,
+                ..Limits::default()
+            };
             let src = "export default { async fetch(req) { switch (req.url.slice(8)) {
                 case '/loop': while (true) {}
                 case '/mem': { const a = []; while (true) a.push(new Array(1e5).fill(1)); }
@@ -528,20 +615,34 @@ mod tests {
                 ("/bigstr", "memory"),
             ] {
                 let spec = spec_of(&[("a.js", src)], limits);
-                let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
+                let iso = Isolate::start(Fresh::new().await.unwrap(), spec)
+                    .await
+                    .unwrap();
                 assert_eq!(text_of(&iso, get("http://x/")).await.1, "fine");
                 match iso.dispatch(get(&format!("http://x{path}"))).await {
-                    Err(DispatchError::Limit(kind)) => assert!(kind.to_string().contains(want), "{path}: {kind}"),
+                    Err(DispatchError::Limit(kind)) => {
+                        assert!(kind.to_string().contains(want), "{path}: {kind}")
+                    }
                     other => panic!("{path}: unexpected {:?}", other.map(|_| ())),
                 }
                 assert!(iso.poisoned().is_some(), "{path}");
-                assert!(matches!(iso.dispatch(get("http://x/")).await, Err(DispatchError::Poisoned)));
+                assert!(matches!(
+                    iso.dispatch(get("http://x/")).await,
+                    Err(DispatchError::Poisoned)
+                ));
                 drop(iso);
             }
             // A string over the engine's length limit is an ordinary exception.
-            let iso = Isolate::start(Fresh::new().await.unwrap(), spec_of(&[("a.js", src)], limits)).await.unwrap();
+            let iso = Isolate::start(
+                Fresh::new().await.unwrap(),
+                spec_of(&[("a.js", src)], limits),
+            )
+            .await
+            .unwrap();
             match iso.dispatch(get("http://x/rope")).await {
-                Err(DispatchError::Uncaught { message, .. }) => assert!(message.contains("string too long"), "{message}"),
+                Err(DispatchError::Uncaught { message, .. }) => {
+                    assert!(message.contains("string too long"), "{message}")
+                }
                 other => panic!("unexpected {:?}", other.map(|_| ())),
             }
             assert_eq!(text_of(&iso, get("http://x/")).await.1, "fine");
@@ -560,8 +661,13 @@ mod tests {
                 return new Response(stream);
             } }";
             let spec = spec_of(&[("a.js", src)], Limits::default());
-            let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
-            assert_eq!(text_of(&iso, get("http://x/")).await, (200, "c0c1c2".into()));
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec)
+                .await
+                .unwrap();
+            assert_eq!(
+                text_of(&iso, get("http://x/")).await,
+                (200, "c0c1c2".into())
+            );
         });
     }
 }

@@ -77,7 +77,12 @@ pub(crate) struct Metered<F> {
 
 impl<F> Metered<F> {
     pub(crate) fn new(fut: F, meter: Rc<Meter>, limit: Duration) -> Self {
-        Self { fut, meter, limit, used: Duration::ZERO }
+        Self {
+            fut,
+            meter,
+            limit,
+            used: Duration::ZERO,
+        }
     }
 }
 
@@ -96,7 +101,10 @@ impl<F: Future> Future for Metered<F> {
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
         let start = Instant::now();
         let outer = this.meter.burst_start.replace(Some(start));
-        let outer_budget = this.meter.burst_budget.replace(this.limit.saturating_sub(this.used));
+        let outer_budget = this
+            .meter
+            .burst_budget
+            .replace(this.limit.saturating_sub(this.used));
         let res = fut.poll(cx);
         this.used += start.elapsed();
         this.meter.burst_start.set(outer);
@@ -104,7 +112,9 @@ impl<F: Future> Future for Metered<F> {
         match res {
             Poll::Ready(v) if !this.meter.tripped() => Poll::Ready(MeteredOutput::Done(v)),
             Poll::Ready(_) => Poll::Ready(MeteredOutput::OverCpu),
-            Poll::Pending if this.used > this.limit || this.meter.tripped() => Poll::Ready(MeteredOutput::OverCpu),
+            Poll::Pending if this.used > this.limit || this.meter.tripped() => {
+                Poll::Ready(MeteredOutput::OverCpu)
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -32,7 +32,8 @@ impl Fresh {
         let rt = AsyncRuntime::new().map_err(engine)?;
         let meter = Rc::new(Meter::default());
         let m = meter.clone();
-        rt.set_interrupt_handler(Some(Box::new(move || m.should_interrupt()))).await;
+        rt.set_interrupt_handler(Some(Box::new(move || m.should_interrupt())))
+            .await;
         rt.set_max_stack_size(Limits::default().stack_bytes).await;
         let ctx = AsyncContext::full(&rt).await.map_err(engine)?;
         let bind = ctx
@@ -43,7 +44,12 @@ impl Fresh {
             })
             .await
             .map_err(engine)?;
-        Ok(Fresh { bind, ctx, rt, meter })
+        Ok(Fresh {
+            bind,
+            ctx,
+            rt,
+            meter,
+        })
     }
 }
 
@@ -56,7 +62,10 @@ pub struct WarmPool {
 impl WarmPool {
     /// A pool that keeps `target` runtimes ready.
     pub fn new(target: usize) -> Self {
-        Self { ready: RefCell::new(Vec::with_capacity(target)), target }
+        Self {
+            ready: RefCell::new(Vec::with_capacity(target)),
+            target,
+        }
     }
 
     /// Takes a ready runtime, or makes one on the spot when the pool is dry.

@@ -85,7 +85,9 @@ impl<'js> BodySlot<'js> {
     /// Takes the body for a consuming read, marking the slot used.
     pub fn take_for_read(&mut self) -> std::result::Result<Body<'js>, WebApiError> {
         if self.used {
-            return Err(WebApiError::type_error("Body has already been used. It can only be used once."));
+            return Err(WebApiError::type_error(
+                "Body has already been used. It can only be used once.",
+            ));
         }
         self.used = true;
         Ok(std::mem::take(&mut self.body))
@@ -95,7 +97,9 @@ impl<'js> BodySlot<'js> {
     /// source becomes used only if it had a body).
     pub fn take_for_transfer(&mut self) -> std::result::Result<Body<'js>, WebApiError> {
         if self.used {
-            return Err(WebApiError::type_error("Body has already been used. It can only be used once."));
+            return Err(WebApiError::type_error(
+                "Body has already been used. It can only be used once.",
+            ));
         }
         if !self.is_none() {
             self.used = true;
@@ -107,16 +111,16 @@ impl<'js> BodySlot<'js> {
     /// bodies are not cloneable yet.
     pub fn try_clone(&self) -> std::result::Result<Self, WebApiError> {
         if self.used {
-            return Err(WebApiError::type_error("Body has already been used. It can only be used once."));
+            return Err(WebApiError::type_error(
+                "Body has already been used. It can only be used once.",
+            ));
         }
         let body = match &self.body {
             Body::None => Body::None,
             Body::Bytes(b) => Body::Bytes(b.clone()),
-            Body::Host(_) | Body::Stream(_) => {
-                return Err(WebApiError::type_error(
-                    "clone() of a streamed body is not supported yet; read it with arrayBuffer() first",
-                ))
-            }
+            Body::Host(_) | Body::Stream(_) => return Err(WebApiError::type_error(
+                "clone() of a streamed body is not supported yet; read it with arrayBuffer() first",
+            )),
         };
         Ok(Self { body, used: false })
     }
@@ -135,7 +139,10 @@ pub struct Extracted<'js> {
 /// Spec: <https://fetch.spec.whatwg.org/#concept-bodyinit-extract>
 pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> {
     if init.is_undefined() || init.is_null() {
-        return Ok(Extracted { body: Body::None, content_type: None });
+        return Ok(Extracted {
+            body: Body::None,
+            content_type: None,
+        });
     }
     if let Some(s) = init.as_string() {
         return Ok(Extracted {
@@ -143,15 +150,23 @@ pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> 
             content_type: Some("text/plain;charset=UTF-8".into()),
         });
     }
-    if let Some(bytes) = buffer_source_bytes(&init)? {
-        return Ok(Extracted { body: Body::Bytes(Bytes::from(bytes)), content_type: None });
+    if let Some(bytes) = buffer_source_bytes(ctx, &init)? {
+        return Ok(Extracted {
+            body: Body::Bytes(Bytes::from(bytes)),
+            content_type: None,
+        });
     }
     if let Some(obj) = init.as_object() {
         if is_instance(ctx, obj, "ReadableStream")? {
-            return Ok(Extracted { body: Body::Stream(obj.clone()), content_type: None });
+            return Ok(Extracted {
+                body: Body::Stream(obj.clone()),
+                content_type: None,
+            });
         }
         if is_instance(ctx, obj, "URLSearchParams")? {
-            let s: String = obj.get::<_, Function>("toString")?.call((rquickjs::function::This(obj.clone()),))?;
+            let s: String = obj
+                .get::<_, Function>("toString")?
+                .call((rquickjs::function::This(obj.clone()),))?;
             return Ok(Extracted {
                 body: Body::Bytes(Bytes::from(s)),
                 content_type: Some("application/x-www-form-urlencoded;charset=UTF-8".into()),
@@ -163,20 +178,28 @@ pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> 
     }
     // Anything else is stringified, as WebIDL's USVString conversion does.
     let s: rquickjs::Coerced<String> = rquickjs::FromJs::from_js(ctx, init)?;
-    Ok(Extracted { body: Body::Bytes(Bytes::from(s.0)), content_type: Some("text/plain;charset=UTF-8".into()) })
+    Ok(Extracted {
+        body: Body::Bytes(Bytes::from(s.0)),
+        content_type: Some("text/plain;charset=UTF-8".into()),
+    })
 }
 
 /// Blob and FormData bodies: objects exposing a hidden
 /// `__outpostBody()` that returns `[bytes, contentType]`.
 fn custom_extractor<'js>(ctx: &Ctx<'js>, obj: &Object<'js>) -> Result<Option<Extracted<'js>>> {
     let hook: Value = obj.get("__outpostBody")?;
-    let Some(f) = hook.as_function() else { return Ok(None) };
+    let Some(f) = hook.as_function() else {
+        return Ok(None);
+    };
     let pair: rquickjs::Array = f.call((rquickjs::function::This(obj.clone()),))?;
     let bytes: Value = pair.get(0)?;
     let ct: Option<String> = pair.get(1)?;
-    let bytes = buffer_source_bytes(&bytes)?
+    let bytes = buffer_source_bytes(ctx, &bytes)?
         .ok_or_else(|| WebApiError::type_error("body hook returned no bytes").throw(ctx))?;
-    Ok(Some(Extracted { body: Body::Bytes(Bytes::from(bytes)), content_type: ct }))
+    Ok(Some(Extracted {
+        body: Body::Bytes(Bytes::from(bytes)),
+        content_type: ct,
+    }))
 }
 
 /// `obj instanceof globalThis[name]`, false when that global does not exist.
@@ -218,8 +241,9 @@ async fn read_js_stream<'js>(ctx: Ctx<'js>, stream: Object<'js>) -> Result<Bytes
         let value: Value = chunk.get("value")?;
         let bytes = match value.as_string() {
             Some(s) => s.to_string()?.into_bytes(),
-            None => buffer_source_bytes(&value)?.ok_or_else(|| {
-                WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array").throw(&ctx)
+            None => buffer_source_bytes(&ctx, &value)?.ok_or_else(|| {
+                WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array")
+                    .throw(&ctx)
             })?,
         };
         out.extend_from_slice(&bytes);
@@ -249,14 +273,22 @@ pub enum ReadAs {
 
 /// Implements `text()`/`json()`/`arrayBuffer()`/`bytes()` for any body slot:
 /// returns a promise of the converted body.
-pub fn consume<'js>(ctx: &Ctx<'js>, slot: &mut BodySlot<'js>, read_as: ReadAs) -> Result<Promise<'js>> {
+pub fn consume<'js>(
+    ctx: &Ctx<'js>,
+    slot: &mut BodySlot<'js>,
+    read_as: ReadAs,
+) -> Result<Promise<'js>> {
     let body = match slot.take_for_read() {
         Ok(b) => b,
         Err(e) => {
             // A used body rejects rather than throws, as the spec's promise-returning methods do.
             let (promise, _resolve, reject) = Promise::new(ctx)?;
             let err = e.throw(ctx);
-            let value = if let rquickjs::Error::Exception = err { ctx.catch() } else { Value::new_undefined(ctx.clone()) };
+            let value = if let rquickjs::Error::Exception = err {
+                ctx.catch()
+            } else {
+                Value::new_undefined(ctx.clone())
+            };
             reject.call::<_, ()>((value,))?;
             return Ok(promise);
         }
@@ -281,9 +313,13 @@ pub fn consume<'js>(ctx: &Ctx<'js>, slot: &mut BodySlot<'js>, read_as: ReadAs) -
 
 fn convert<'js>(ctx: &Ctx<'js>, bytes: &Bytes, read_as: ReadAs) -> Result<Value<'js>> {
     match read_as {
-        ReadAs::Text => rquickjs::String::from_str(ctx.clone(), &decode_text(bytes)).map(|s| s.into_value()),
+        ReadAs::Text => {
+            rquickjs::String::from_str(ctx.clone(), &decode_text(bytes)).map(|s| s.into_value())
+        }
         ReadAs::Json => ctx.json_parse(decode_text(bytes)),
-        ReadAs::ArrayBuffer => ArrayBuffer::new_copy(ctx.clone(), bytes.as_ref()).map(|a| a.into_value()),
+        ReadAs::ArrayBuffer => {
+            ArrayBuffer::new_copy(ctx.clone(), bytes.as_ref()).map(|a| a.into_value())
+        }
         ReadAs::Bytes => crate::buffer::new_uint8_array(ctx, bytes),
     }
 }
@@ -291,7 +327,10 @@ fn convert<'js>(ctx: &Ctx<'js>, bytes: &Bytes, read_as: ReadAs) -> Result<Value<
 /// Throws unless `init` is allowed a body with `method`.
 pub fn check_method_allows_body(ctx: &Ctx<'_>, method: &str, has_body: bool) -> Result<()> {
     if has_body && (method == "GET" || method == "HEAD") {
-        return Err(WebApiError::type_error("Request with a GET or HEAD method cannot have a body.")).or_throw(ctx);
+        return Err(WebApiError::type_error(
+            "Request with a GET or HEAD method cannot have a body.",
+        ))
+        .or_throw(ctx);
     }
     Ok(())
 }
@@ -372,14 +411,21 @@ fn stream_from_chunks<'js>(ctx: &Ctx<'js>, chunks: HostChunks) -> Result<Object<
                     Ok(Some(bytes)) => {
                         *source.borrow_mut() = Some(chunks);
                         let arr = crate::buffer::new_uint8_array(&ctx2, &bytes)?;
-                        controller.get::<_, Function>("enqueue")?.call::<_, ()>((rquickjs::function::This(controller.clone()), arr))
+                        controller
+                            .get::<_, Function>("enqueue")?
+                            .call::<_, ()>((rquickjs::function::This(controller.clone()), arr))
                     }
-                    Ok(None) => controller.get::<_, Function>("close")?.call::<_, ()>((rquickjs::function::This(controller.clone()),)),
+                    Ok(None) => controller
+                        .get::<_, Function>("close")?
+                        .call::<_, ()>((rquickjs::function::This(controller.clone()),)),
                     Err(e) => {
-                        let err = WebApiError::type_error(format!("Failed to read body: {e}")).throw(&ctx2);
+                        let err = WebApiError::type_error(format!("Failed to read body: {e}"))
+                            .throw(&ctx2);
                         let _ = err;
                         let value = ctx2.catch();
-                        controller.get::<_, Function>("error")?.call::<_, ()>((rquickjs::function::This(controller.clone()), value))
+                        controller
+                            .get::<_, Function>("error")?
+                            .call::<_, ()>((rquickjs::function::This(controller.clone()), value))
                     }
                 }
             })

@@ -46,7 +46,9 @@ pub fn format_args<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> Result<String> {
                     chars.next();
                     out.push('%');
                 }
-                's' | 'd' | 'i' | 'f' | 'o' | 'O' | 'j' | 'c' if !rest.is_empty() || spec == 'c' => {
+                's' | 'd' | 'i' | 'f' | 'o' | 'O' | 'j' | 'c'
+                    if !rest.is_empty() || spec == 'c' =>
+                {
                     chars.next();
                     if spec == 'c' {
                         rest = rest.get(1..).unwrap_or_default();
@@ -57,7 +59,9 @@ pub fn format_args<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> Result<String> {
                     match spec {
                         's' => out.push_str(&display(ctx, v, 0)?),
                         'd' | 'i' => {
-                            let n = rquickjs::Coerced::<f64>::from_js(ctx, v.clone()).map(|c| c.0).unwrap_or(f64::NAN);
+                            let n = rquickjs::Coerced::<f64>::from_js(ctx, v.clone())
+                                .map(|c| c.0)
+                                .unwrap_or(f64::NAN);
                             if n.is_nan() {
                                 out.push_str("NaN");
                             } else {
@@ -65,7 +69,9 @@ pub fn format_args<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> Result<String> {
                             }
                         }
                         'f' => {
-                            let n = rquickjs::Coerced::<f64>::from_js(ctx, v.clone()).map(|c| c.0).unwrap_or(f64::NAN);
+                            let n = rquickjs::Coerced::<f64>::from_js(ctx, v.clone())
+                                .map(|c| c.0)
+                                .unwrap_or(f64::NAN);
                             out.push_str(&number_string(n));
                         }
                         _ => out.push_str(&inspect(ctx, v, 0)?),
@@ -90,7 +96,11 @@ fn number_string(n: f64) -> String {
     if n.is_nan() {
         "NaN".into()
     } else if n.is_infinite() {
-        if n > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if n > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else if n == n.trunc() && n.abs() < 1e21 {
         format!("{}", n as i64)
     } else {
@@ -115,11 +125,23 @@ pub fn inspect<'js>(ctx: &Ctx<'js>, v: &Value<'js>, depth: usize) -> Result<Stri
         Type::Bool => v.as_bool().unwrap_or_default().to_string(),
         Type::Int => v.as_int().unwrap_or_default().to_string(),
         Type::Float => number_string(v.as_float().unwrap_or_default()),
-        Type::String => format!("'{}'", v.as_string().map(|s| s.to_string()).transpose()?.unwrap_or_default()),
+        Type::String => format!(
+            "'{}'",
+            v.as_string()
+                .map(|s| s.to_string())
+                .transpose()?
+                .unwrap_or_default()
+        ),
         Type::Symbol | Type::BigInt => {
-            let s: rquickjs::Coerced<String> = rquickjs::Coerced::from_js(ctx, v.clone())
-                .or_else(|_| Ok::<_, rquickjs::Error>(rquickjs::Coerced(String::from("Symbol()"))))?;
-            if v.type_of() == Type::BigInt { format!("{}n", s.0) } else { s.0 }
+            let s: rquickjs::Coerced<String> =
+                rquickjs::Coerced::from_js(ctx, v.clone()).or_else(|_| {
+                    Ok::<_, rquickjs::Error>(rquickjs::Coerced(String::from("Symbol()")))
+                })?;
+            if v.type_of() == Type::BigInt {
+                format!("{}n", s.0)
+            } else {
+                s.0
+            }
         }
         Type::Function | Type::Constructor => {
             let name: Option<String> = v.as_object().and_then(|o| o.get("name").ok()).flatten();
@@ -145,11 +167,17 @@ pub fn inspect<'js>(ctx: &Ctx<'js>, v: &Value<'js>, depth: usize) -> Result<Stri
                 }
                 parts.push(inspect(ctx, &item?, depth + 1)?);
             }
-            if parts.is_empty() { "[]".into() } else { format!("[ {} ]", parts.join(", ")) }
+            if parts.is_empty() {
+                "[]".into()
+            } else {
+                format!("[ {} ]", parts.join(", "))
+            }
         }
         Type::Promise => "Promise { <pending> }".into(),
         _ => {
-            let Some(o) = v.as_object() else { return Ok(String::new()) };
+            let Some(o) = v.as_object() else {
+                return Ok(String::new());
+            };
             if o.is_error() {
                 return error_string(o);
             }
@@ -175,7 +203,11 @@ pub fn inspect<'js>(ctx: &Ctx<'js>, v: &Value<'js>, depth: usize) -> Result<Stri
                 None | Some("Object") => String::new(),
                 Some(n) => format!("{n} "),
             };
-            if parts.is_empty() { format!("{prefix}{{}}") } else { format!("{prefix}{{ {} }}", parts.join(", ")) }
+            if parts.is_empty() {
+                format!("{prefix}{{}}")
+            } else {
+                format!("{prefix}{{ {} }}", parts.join(", "))
+            }
         }
     })
 }
@@ -206,26 +238,32 @@ pub fn emit(ctx: &Ctx<'_>, level: Level, line: &str) {
     let info = host_info(ctx);
     let deployment = info.deployment.as_str();
     match level {
-        Level::Debug => tracing::debug!(target: "console", deployment, "{line}"),
-        Level::Info => tracing::info!(target: "console", deployment, "{line}"),
-        Level::Warn => tracing::warn!(target: "console", deployment, "{line}"),
-        Level::Error => tracing::error!(target: "console", deployment, "{line}"),
+        Level::Debug => tracing::debug!(target: "console", "[{deployment}] {line}"),
+        Level::Info => tracing::info!(target: "console", "[{deployment}] {line}"),
+        Level::Warn => tracing::warn!(target: "console", "[{deployment}] {line}"),
+        Level::Error => tracing::error!(target: "console", "[{deployment}] {line}"),
     }
     if let Some(sink) = ctx.userdata::<ConsoleSink>() {
         (sink.0)(level, line);
     }
 }
 
+/// A receiver of console lines.
+pub type LineSink = Box<dyn Fn(Level, &str)>;
+
 /// An extra per-isolate receiver of console lines (tests, log tail).
 #[derive(rquickjs::JsLifetime)]
-pub struct ConsoleSink(pub Box<dyn Fn(Level, &str)>);
+pub struct ConsoleSink(pub LineSink);
 
 fn method<'js>(ctx: &Ctx<'js>, console: &Object<'js>, name: &str, level: Level) -> Result<()> {
-    let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<()> {
-        let line = format_args(&ctx, &args.0)?;
-        emit(&ctx, level, &line);
-        Ok(())
-    })?
+    let f = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<()> {
+            let line = format_args(&ctx, &args.0)?;
+            emit(&ctx, level, &line);
+            Ok(())
+        },
+    )?
     .with_name(name)?;
     console.set(name, f)
 }
@@ -252,9 +290,8 @@ mod tests {
 
     #[test]
     fn formats_like_workerd() {
-        let out = run_js(
-            "return globalThis.__fmt(['a', 1, {b: [1, 'x']}, null, undefined, 1.5, 10n]);",
-        );
+        let out =
+            run_js("return globalThis.__fmt(['a', 1, {b: [1, 'x']}, null, undefined, 1.5, 10n]);");
         assert_eq!(out, "a 1 { b: [ 1, 'x' ] } null undefined 1.5 10n");
         let out = run_js("return globalThis.__fmt(['%s=%d%% %o', 'k', 42.9, 'v', 'extra']);");
         assert_eq!(out, "k=42% 'v' extra");

@@ -82,10 +82,15 @@ impl Headers {
         };
         let iter_fn: Value = obj.get(PredefinedAtom::SymbolIterator)?;
         if iter_fn.is_function() {
-            let arr: Array = ctx.globals().get::<_, Object>("Array")?.get::<_, Function>("from")?.call((init.clone(),))?;
+            let arr: Array = ctx
+                .globals()
+                .get::<_, Object>("Array")?
+                .get::<_, Function>("from")?
+                .call((init.clone(),))?;
             for pair in arr.iter::<Value>() {
                 let pair: Array = Array::from_value(pair?).map_err(|_| {
-                    WebApiError::type_error("Each header pair must be an iterable [name, value]").throw(ctx)
+                    WebApiError::type_error("Each header pair must be an iterable [name, value]")
+                        .throw(ctx)
                 })?;
                 if pair.len() != 2 {
                     return Err(WebApiError::type_error(
@@ -127,7 +132,10 @@ impl Headers {
                     out.push((name.as_str().to_owned(), value_string(v)));
                 }
             } else {
-                out.push((name.as_str().to_owned(), combined(&self.map, name.as_str()).unwrap_or_default()));
+                out.push((
+                    name.as_str().to_owned(),
+                    combined(&self.map, name.as_str()).unwrap_or_default(),
+                ));
             }
         }
         out
@@ -152,7 +160,10 @@ fn combined(map: &HeaderMap, name: &str) -> Option<String> {
 
 /// Validates a header name and normalizes a value (strips leading and trailing
 /// HTTP whitespace), rejecting what the spec rejects.
-fn validate(name: &str, value: &str) -> std::result::Result<(HeaderName, HeaderValue), WebApiError> {
+fn validate(
+    name: &str,
+    value: &str,
+) -> std::result::Result<(HeaderName, HeaderValue), WebApiError> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| WebApiError::type_error(format!("Invalid header name: \"{name}\"")))?;
     let trimmed = value.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
@@ -219,11 +230,19 @@ impl Headers {
 
     #[qjs(rename = "getSetCookie")]
     fn get_set_cookie(&self) -> Vec<String> {
-        self.map.get_all(SET_COOKIE).iter().map(value_string).collect()
+        self.map
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(value_string)
+            .collect()
     }
 
     #[qjs(rename = "forEach")]
-    fn for_each<'js>(&self, this: rquickjs::function::This<Class<'js, Headers>>, callback: Function<'js>) -> Result<()> {
+    fn for_each<'js>(
+        &self,
+        this: rquickjs::function::This<Class<'js, Headers>>,
+        callback: Function<'js>,
+    ) -> Result<()> {
         for (name, value) in self.sorted_pairs() {
             callback.call::<_, ()>((value, name, this.0.clone()))?;
         }
@@ -231,7 +250,11 @@ impl Headers {
     }
 
     fn entries<'js>(&self, ctx: Ctx<'js>) -> Result<Value<'js>> {
-        let pairs: Vec<Vec<String>> = self.sorted_pairs().into_iter().map(|(n, v)| vec![n, v]).collect();
+        let pairs: Vec<Vec<String>> = self
+            .sorted_pairs()
+            .into_iter()
+            .map(|(n, v)| vec![n, v])
+            .collect();
         array_iterator(&ctx, pairs)
     }
 
@@ -252,7 +275,10 @@ impl Headers {
 }
 
 /// Returns `items[Symbol.iterator]()` for a fresh JS array of `items`.
-pub(crate) fn array_iterator<'js, T: rquickjs::IntoJs<'js>>(ctx: &Ctx<'js>, items: Vec<T>) -> Result<Value<'js>> {
+pub(crate) fn array_iterator<'js, T: rquickjs::IntoJs<'js>>(
+    ctx: &Ctx<'js>,
+    items: Vec<T>,
+) -> Result<Value<'js>> {
     let arr = Array::new(ctx.clone())?;
     for (i, item) in items.into_iter().enumerate() {
         arr.set(i, item)?;
@@ -285,7 +311,10 @@ mod tests {
             "const h = new Headers([['Set-Cookie', 'a=1'], ['set-cookie', 'b=2']]);
              return JSON.stringify([h.getSetCookie(), [...h.keys()], h.get('set-cookie')]);",
         );
-        assert_eq!(out, r#"[["a=1","b=2"],["set-cookie","set-cookie"],"a=1, b=2"]"#);
+        assert_eq!(
+            out,
+            r#"[["a=1","b=2"],["set-cookie","set-cookie"],"a=1, b=2"]"#
+        );
     }
 
     #[test]

@@ -15,12 +15,18 @@
 pub mod body;
 pub mod buffer;
 pub mod console;
+pub mod crypto_random;
+pub mod encoding;
 pub mod error;
+pub mod events;
 pub mod headers;
 pub mod host;
+pub mod misc;
 pub mod request;
 pub mod response;
 pub mod timers;
+pub mod url;
+pub mod webidl;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -31,6 +37,11 @@ use rquickjs::{Ctx, Result};
 ///
 /// Call once per fresh context, before any user code runs.
 pub fn install(ctx: &Ctx<'_>) -> Result<()> {
+    misc::init(ctx)?;
+    events::init(ctx)?;
+    encoding::init(ctx)?;
+    crypto_random::init(ctx)?;
+    url::init(ctx)?;
     console::init(ctx)?;
     timers::init(ctx)?;
     headers::init(ctx)?;

@@ -98,12 +98,7 @@ pub struct Request<'js> {
 
 impl<'js> Request<'js> {
     /// Builds the request the host delivers to a handler (immutable headers).
-    pub fn incoming(
-        method: &str,
-        url: String,
-        headers: HeaderMap,
-        body: Option<HostBody>,
-    ) -> Self {
+    pub fn incoming(method: &str, url: String, headers: HeaderMap, body: Option<HostBody>) -> Self {
         Self {
             method: method.to_owned(),
             url,
@@ -154,13 +149,17 @@ impl<'js> Request<'js> {
 /// Spec: <https://fetch.spec.whatwg.org/#concept-method-normalize>
 fn normalize_method(ctx: &Ctx<'_>, m: &str) -> Result<String> {
     if m.is_empty() || !m.bytes().all(is_token_byte) {
-        return Err(WebApiError::type_error(format!("Invalid HTTP method: \"{m}\""))).or_throw(ctx);
+        return Err(WebApiError::type_error(format!(
+            "Invalid HTTP method: \"{m}\""
+        )))
+        .or_throw(ctx);
     }
     let upper = m.to_ascii_uppercase();
     match upper.as_str() {
-        "CONNECT" | "TRACE" | "TRACK" => {
-            Err(WebApiError::type_error(format!("Forbidden HTTP method: \"{m}\""))).or_throw(ctx)
-        }
+        "CONNECT" | "TRACE" | "TRACK" => Err(WebApiError::type_error(format!(
+            "Forbidden HTTP method: \"{m}\""
+        )))
+        .or_throw(ctx),
         "DELETE" | "GET" | "HEAD" | "OPTIONS" | "POST" | "PUT" => Ok(upper),
         _ => Ok(m.to_owned()),
     }
@@ -184,7 +183,13 @@ impl<'js> Request<'js> {
     fn new(ctx: Ctx<'js>, input: Value<'js>, init: Opt<Object<'js>>) -> Result<Self> {
         let mut req = if let Ok(other) = Class::<Request>::from_value(&input) {
             let mut other = other.borrow_mut();
-            let body = if init.0.as_ref().map(|i| i.contains_key("body")).transpose()?.unwrap_or(false) {
+            let body = if init
+                .0
+                .as_ref()
+                .map(|i| i.contains_key("body"))
+                .transpose()?
+                .unwrap_or(false)
+            {
                 Body::None
             } else {
                 other.body.take_for_transfer().or_throw(&ctx)?
@@ -222,7 +227,10 @@ impl<'js> Request<'js> {
             }
             if let Some(r) = init.get::<_, Option<String>>("redirect")? {
                 if !matches!(r.as_str(), "follow" | "manual" | "error") {
-                    return Err(WebApiError::type_error(format!("Invalid redirect mode: {r}"))).or_throw(&ctx);
+                    return Err(WebApiError::type_error(format!(
+                        "Invalid redirect mode: {r}"
+                    )))
+                    .or_throw(&ctx);
                 }
                 req.redirect = r;
             }
@@ -335,14 +343,21 @@ mod tests {
              const t = await r.text();
              return [r.method, r.url, r.headers.get('x-y'), r.headers.get('content-type'), t, r.bodyUsed].join('|');",
         );
-        assert_eq!(out, "POST|https://example.com/a?b=1|z|text/plain;charset=UTF-8|hi|true");
+        assert_eq!(
+            out,
+            "POST|https://example.com/a?b=1|z|text/plain;charset=UTF-8|hi|true"
+        );
     }
 
     #[test]
     fn rejects_bad_input() {
         assert!(run_js("new Request('/relative')").starts_with("THROWN TypeError"));
-        assert!(run_js("new Request('http://a/', {method: 'GET', body: 'x'})").starts_with("THROWN TypeError"));
-        assert!(run_js("new Request('http://a/', {method: 'bad method'})").starts_with("THROWN TypeError"));
+        assert!(
+            run_js("new Request('http://a/', {method: 'GET', body: 'x'})")
+                .starts_with("THROWN TypeError")
+        );
+        assert!(run_js("new Request('http://a/', {method: 'bad method'})")
+            .starts_with("THROWN TypeError"));
         assert!(run_js("const r = new Request('http://a/', {method: 'PUT', body: 'x'}); await r.text(); await r.text()")
             .starts_with("THROWN TypeError"));
     }

@@ -43,7 +43,14 @@ pub struct ResponseParts<'js> {
 
 impl<'js> Response<'js> {
     /// Builds a response from host parts (a `fetch` result).
-    pub fn from_host(status: u16, status_text: String, headers: HeaderMap, body: Option<HostBody>, url: String, redirected: bool) -> Self {
+    pub fn from_host(
+        status: u16,
+        status_text: String,
+        headers: HeaderMap,
+        body: Option<HostBody>,
+        url: String,
+        redirected: bool,
+    ) -> Self {
         Self {
             status,
             status_text,
@@ -62,10 +69,17 @@ impl<'js> Response<'js> {
     /// Takes what the host needs to answer the client, leaving the body used.
     pub fn take_parts(&mut self, ctx: &Ctx<'js>) -> Result<ResponseParts<'js>> {
         if self.kind == "error" {
-            return Err(WebApiError::type_error("Response.error() cannot be returned from a handler")).or_throw(ctx);
+            return Err(WebApiError::type_error(
+                "Response.error() cannot be returned from a handler",
+            ))
+            .or_throw(ctx);
         }
         let body = self.body.take_for_read().or_throw(ctx)?;
-        Ok(ResponseParts { status: self.status, headers: self.headers.take_map(), body })
+        Ok(ResponseParts {
+            status: self.status,
+            headers: self.headers.take_map(),
+            body,
+        })
     }
 }
 
@@ -81,7 +95,11 @@ fn is_redirect_status(status: u16) -> bool {
 /// Applies a `ResponseInit` and body to a fresh response.
 ///
 /// Spec: <https://fetch.spec.whatwg.org/#initialize-a-response>
-fn initialize<'js>(ctx: &Ctx<'js>, init: Option<Object<'js>>, body: Option<body::Extracted<'js>>) -> Result<Response<'js>> {
+fn initialize<'js>(
+    ctx: &Ctx<'js>,
+    init: Option<Object<'js>>,
+    body: Option<body::Extracted<'js>>,
+) -> Result<Response<'js>> {
     let mut status = 200u16;
     let mut status_text = String::new();
     let mut headers = HeaderMap::new();
@@ -102,7 +120,9 @@ fn initialize<'js>(ctx: &Ctx<'js>, init: Option<Object<'js>>, body: Option<body:
             status = n as u16;
         }
         if let Some(t) = init.get::<_, Option<String>>("statusText")? {
-            if t.chars().any(|c| c == '\r' || c == '\n' || (c as u32) > 0xFF) {
+            if t.chars()
+                .any(|c| c == '\r' || c == '\n' || (c as u32) > 0xFF)
+            {
                 return Err(WebApiError::type_error("Invalid statusText")).or_throw(ctx);
             }
             status_text = t;
@@ -122,8 +142,10 @@ fn initialize<'js>(ctx: &Ctx<'js>, init: Option<Object<'js>>, body: Option<body:
     if let Some(extracted) = body {
         if !matches!(extracted.body, Body::None) {
             if is_null_body_status(status) {
-                return Err(WebApiError::type_error(format!("Response with null body status ({status}) cannot have body")))
-                    .or_throw(ctx);
+                return Err(WebApiError::type_error(format!(
+                    "Response with null body status ({status}) cannot have body"
+                )))
+                .or_throw(ctx);
             }
             if let Some(ct) = &extracted.content_type {
                 if !headers.contains_key(http::header::CONTENT_TYPE) {
@@ -179,7 +201,10 @@ impl<'js> Response<'js> {
         let status = status.0.unwrap_or(302);
         let url = crate::request::parse_absolute_url(&ctx, &url)?;
         if !is_redirect_status(status) {
-            return Err(WebApiError::range_error(format!("Invalid redirect status: {status}"))).or_throw(&ctx);
+            return Err(WebApiError::range_error(format!(
+                "Invalid redirect status: {status}"
+            )))
+            .or_throw(&ctx);
         }
         let mut headers = HeaderMap::new();
         let location = http::HeaderValue::from_str(&url)
@@ -249,7 +274,9 @@ impl<'js> Response<'js> {
 
     #[qjs(get, rename = "webSocket")]
     fn web_socket(&self, ctx: Ctx<'js>) -> Value<'js> {
-        self.web_socket.clone().unwrap_or_else(|| Value::new_null(ctx))
+        self.web_socket
+            .clone()
+            .unwrap_or_else(|| Value::new_null(ctx))
     }
 
     #[qjs(get, rename = "bodyUsed")]
@@ -320,7 +347,10 @@ mod tests {
              const e = Response.error();
              return [j.status, j.headers.get('content-type'), JSON.stringify(await j.json()), r.status, r.headers.get('location'), e.type, e.status].join('|');",
         );
-        assert_eq!(out, "418|application/json|{\"a\":[1]}|301|https://x.example/|error|0");
+        assert_eq!(
+            out,
+            "418|application/json|{\"a\":[1]}|301|https://x.example/|error|0"
+        );
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub fn run_js(body: &str) -> String {
                 let run = async {
                     let promise: Promise = ctx.eval(src)?;
                     let v: Value = promise.into_future().await?;
-                    let s: rquickjs::String = ctx.globals().get::<_, rquickjs::Function>("String")?.call((v,))?;
+                    let s: rquickjs::String = ctx
+                        .globals()
+                        .get::<_, rquickjs::Function>("String")?
+                        .call((v,))?;
                     s.to_string()
                 };
                 match run.await {

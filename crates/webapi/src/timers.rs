@@ -35,7 +35,11 @@ fn delay_of<'js>(ctx: &Ctx<'js>, v: Option<Value<'js>>) -> Duration {
         .and_then(|v| rquickjs::Coerced::<f64>::from_js(ctx, v).ok())
         .map(|c| c.0)
         .unwrap_or(0.0);
-    let ms = if ms.is_finite() && ms > 0.0 { ms.min(2_147_483_647.0) } else { 0.0 };
+    let ms = if ms.is_finite() && ms > 0.0 {
+        ms.min(2_147_483_647.0)
+    } else {
+        0.0
+    };
     Duration::from_micros((ms * 1000.0) as u64)
 }
 
@@ -49,7 +53,10 @@ fn schedule<'js>(
     repeat: bool,
 ) -> Result<u32> {
     let Some(callback) = callback.into_function() else {
-        return Err(rquickjs::Exception::throw_type(&ctx, "Timer callback must be a function"));
+        return Err(rquickjs::Exception::throw_type(
+            &ctx,
+            "Timer callback must be a function",
+        ));
     };
     let delay = delay_of(&ctx, delay.0);
     let table = ctx
@@ -90,11 +97,17 @@ pub fn report_uncaught(ctx: &Ctx<'_>, e: rquickjs::Error, what: &str) {
         }
         other => other.to_string(),
     };
-    crate::console::emit(ctx, crate::console::Level::Error, &format!("Uncaught (in {what}) {text}"));
+    crate::console::emit(
+        ctx,
+        crate::console::Level::Error,
+        &format!("Uncaught (in {what}) {text}"),
+    );
 }
 
 fn clear(ctx: Ctx<'_>, id: Opt<Value<'_>>) {
-    let Some(id) = id.0.and_then(|v| v.as_number()) else { return };
+    let Some(id) = id.0.and_then(|v| v.as_number()) else {
+        return;
+    };
     if let Some(table) = ctx.userdata::<TimerTable>() {
         if let Some(n) = table.live.borrow_mut().remove(&(id as u32)) {
             n.notify_one();
@@ -108,14 +121,26 @@ pub fn init(ctx: &Ctx<'_>) -> Result<()> {
     let g = ctx.globals();
     g.set(
         "setTimeout",
-        Function::new(ctx.clone(), |ctx, cb, delay, args| schedule(ctx, cb, delay, args, false))?.with_name("setTimeout")?,
+        Function::new(ctx.clone(), |ctx, cb, delay, args| {
+            schedule(ctx, cb, delay, args, false)
+        })?
+        .with_name("setTimeout")?,
     )?;
     g.set(
         "setInterval",
-        Function::new(ctx.clone(), |ctx, cb, delay, args| schedule(ctx, cb, delay, args, true))?.with_name("setInterval")?,
+        Function::new(ctx.clone(), |ctx, cb, delay, args| {
+            schedule(ctx, cb, delay, args, true)
+        })?
+        .with_name("setInterval")?,
     )?;
-    g.set("clearTimeout", Function::new(ctx.clone(), clear)?.with_name("clearTimeout")?)?;
-    g.set("clearInterval", Function::new(ctx.clone(), clear)?.with_name("clearInterval")?)?;
+    g.set(
+        "clearTimeout",
+        Function::new(ctx.clone(), clear)?.with_name("clearTimeout")?,
+    )?;
+    g.set(
+        "clearInterval",
+        Function::new(ctx.clone(), clear)?.with_name("clearInterval")?,
+    )?;
     Ok(())
 }
 
