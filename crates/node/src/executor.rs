@@ -116,6 +116,43 @@ impl ThreadState {
         });
     }
 
+    /// Evicts idle isolates, least recently used first, while the thread's
+    /// share of the node's memory budget is exceeded.
+    async fn enforce_memory_budget(&self) {
+        let budget = self.config.memory_budget / self.config.threads.max(1);
+        let live: Vec<Rc<Isolate>> = self
+            .cache
+            .borrow()
+            .values()
+            .filter_map(|s| s.get().cloned())
+            .collect();
+        let mut sized = Vec::with_capacity(live.len());
+        let mut total = 0;
+        for iso in live {
+            let bytes = iso.heap_bytes().await;
+            total += bytes;
+            sized.push((iso, bytes));
+        }
+        if total <= budget {
+            return;
+        }
+        sized.sort_by_key(|(iso, _)| iso.last_used());
+        for (iso, bytes) in sized {
+            if total <= budget {
+                break;
+            }
+            if iso.in_flight() == 0 {
+                tracing::info!(
+                    "[{}] evicting idle isolate ({} KiB) to stay within the memory budget",
+                    iso.spec().name,
+                    bytes / 1024
+                );
+                self.discard(&iso);
+                total -= bytes;
+            }
+        }
+    }
+
     /// Number of cached isolates (for status output and tests).
     pub fn live_isolates(&self) -> usize {
         self.cache.borrow().len()
@@ -157,6 +194,7 @@ pub fn run(
             loop {
                 tick.tick().await;
                 sweeper.sweep();
+                sweeper.enforce_memory_budget().await;
             }
         });
         loop {

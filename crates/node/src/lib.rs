@@ -28,6 +28,9 @@ pub struct NodeConfig {
     pub warm_pool: usize,
     /// Whether error responses carry messages and stacks.
     pub dev: bool,
+    /// Heap all isolates of the node may hold; past it, idle isolates are
+    /// evicted least recently used first.
+    pub memory_budget: usize,
 }
 
 impl Default for NodeConfig {
@@ -39,6 +42,7 @@ impl Default for NodeConfig {
                 .unwrap_or(1),
             warm_pool: 2,
             dev: false,
+            memory_budget: 1 << 30,
         }
     }
 }

@@ -65,6 +65,7 @@ fn hostile_workers_do_not_disturb_a_good_one() {
             threads: 2,
             warm_pool: 1,
             dev: true,
+            ..NodeConfig::default()
         },
         routes,
     )
@@ -144,6 +145,7 @@ fn unknown_host_gets_a_404_that_says_so() {
             threads: 1,
             warm_pool: 0,
             dev: false,
+            ..NodeConfig::default()
         },
         routes,
     )
@@ -158,4 +160,48 @@ fn unknown_host_gets_a_404_that_says_so() {
     );
     let r = get(node.addr(), "good.localhost", "/").unwrap();
     assert_eq!(r.text(), "ok GET");
+}
+
+#[test]
+fn idle_isolates_are_evicted_past_the_memory_budget() {
+    let counter = "let n = 0; export default { fetch() { return new Response(String(++n)); } };";
+    let routes = Arc::new(Routes::new());
+    routes.deploy(spec("counter", counter, Limits::default()));
+    let start = |budget| {
+        Node::start(
+            NodeConfig {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                threads: 1,
+                warm_pool: 0,
+                dev: true,
+                memory_budget: budget,
+            },
+            routes.clone(),
+        )
+        .unwrap()
+    };
+    // A generous budget keeps the isolate (and its module state) alive...
+    let node = start(1 << 30);
+    assert_eq!(
+        get(node.addr(), "counter.localhost", "/").unwrap().text(),
+        "1"
+    );
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(
+        get(node.addr(), "counter.localhost", "/").unwrap().text(),
+        "2"
+    );
+    node.shutdown();
+    // ...a budget smaller than one isolate evicts it once idle.
+    let node = start(1);
+    assert_eq!(
+        get(node.addr(), "counter.localhost", "/").unwrap().text(),
+        "1"
+    );
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(
+        get(node.addr(), "counter.localhost", "/").unwrap().text(),
+        "1"
+    );
+    node.shutdown();
 }

@@ -120,6 +120,7 @@ impl Isolate {
             bind,
             meter,
         } = fresh;
+        meter.set_deployment(&spec.name);
         rt.set_loader(
             BundleResolver(spec.bundle.clone()),
             BytecodeLoader(spec.bundle.clone()),
@@ -254,7 +255,14 @@ impl Isolate {
                     )?;
                     let result: Value = dispatch.call((request,))?;
                     let value: Value = match result.as_promise() {
-                        Some(p) => p.clone().into_future().await?,
+                        Some(p) => {
+                            let settled = p.clone().into_future().await;
+                            // We handle this promise's rejection ourselves (a
+                            // settled promise is read without attaching a handler).
+                            let id = unsafe { p.as_value().as_raw().u.ptr } as u64;
+                            self.meter.track_rejection(id, true, String::new);
+                            settled?
+                        }
                         None => result,
                     };
                     Ok::<_, rquickjs::Error>(value)

@@ -7,7 +7,7 @@
 //! nothing else while it polls, that is the request's CPU time; it is read
 //! from the monotonic clock because the thread CPU clock is a system call.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -44,9 +44,46 @@ pub(crate) struct Meter {
     burst_start: Cell<Option<Instant>>,
     burst_budget: Cell<Duration>,
     tripped: Cell<bool>,
+    /// Rejections with no handler yet, by promise identity. A handler may
+    /// still be attached later in the same burst (an async handler that throws
+    /// synchronously is awaited right after it returns), so they are only
+    /// reported when a burst ends with them still unhandled.
+    unhandled: RefCell<Vec<(u64, String)>>,
+    deployment: RefCell<String>,
 }
 
 impl Meter {
+    /// Names the deployment in reports of unhandled rejections.
+    pub(crate) fn set_deployment(&self, name: &str) {
+        *self.deployment.borrow_mut() = name.to_string();
+    }
+
+    /// The host rejection tracker's input.
+    pub(crate) fn track_rejection(
+        &self,
+        id: u64,
+        handled: bool,
+        describe: impl FnOnce() -> String,
+    ) {
+        let mut list = self.unhandled.borrow_mut();
+        if handled {
+            list.retain(|(p, _)| *p != id);
+        } else {
+            list.push((id, describe()));
+        }
+    }
+
+    /// Logs the rejections still unhandled at the end of a burst.
+    fn report_unhandled(&self) {
+        let list = std::mem::take(&mut *self.unhandled.borrow_mut());
+        for (_, reason) in list {
+            tracing::warn!(
+                "[{}] Unhandled promise rejection: {reason}",
+                self.deployment.borrow()
+            );
+        }
+    }
+
     /// Called by QuickJS every few thousand operations: true stops the script.
     pub(crate) fn should_interrupt(&self) -> bool {
         if self.tripped.get() {
@@ -109,6 +146,9 @@ impl<F: Future> Future for Metered<F> {
         this.used += start.elapsed();
         this.meter.burst_start.set(outer);
         this.meter.burst_budget.set(outer_budget);
+        if outer.is_none() {
+            this.meter.report_unhandled();
+        }
         match res {
             Poll::Ready(v) if !this.meter.tripped() => Poll::Ready(MeteredOutput::Done(v)),
             Poll::Ready(_) => Poll::Ready(MeteredOutput::OverCpu),

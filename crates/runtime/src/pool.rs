@@ -34,12 +34,25 @@ impl Fresh {
         let m = meter.clone();
         rt.set_interrupt_handler(Some(Box::new(move || m.should_interrupt())))
             .await;
+        let m = meter.clone();
+        rt.set_host_promise_rejection_tracker(Some(Box::new(
+            move |ctx, promise, reason, handled| {
+                // The promise's address identifies it between the two calls.
+                let id = unsafe { promise.as_raw().u.ptr } as u64;
+                m.track_rejection(id, handled, || {
+                    outpost_webapi::console::inspect(&ctx, &reason, 0).unwrap_or_default()
+                });
+            },
+        )))
+        .await;
         rt.set_max_stack_size(Limits::default().stack_bytes).await;
         let ctx = AsyncContext::full(&rt).await.map_err(engine)?;
         let bind = ctx
             .with(|ctx| -> rquickjs::Result<Persistent<Function<'static>>> {
                 outpost_webapi::install(&ctx)?;
-                let bind: Function = ctx.eval(PRELUDE)?;
+                let mut opts = rquickjs::context::EvalOptions::default();
+                opts.filename = Some("outpost:handler".into());
+                let bind: Function = ctx.eval_with_options(PRELUDE, opts)?;
                 Ok(Persistent::save(&ctx, bind))
             })
             .await
