@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use rquickjs::{AsyncContext, AsyncRuntime, Function, Persistent};
 
@@ -14,6 +15,26 @@ use crate::error::StartError;
 use crate::limits::{Limits, Meter};
 
 const PRELUDE: &str = include_str!("prelude.js");
+
+/// The handler-format glue, compiled once per process: parsing it for every
+/// fresh runtime would cost more than the rest of a cold start.
+fn prelude_bytecode() -> Result<&'static [u8], StartError> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    BYTECODE
+        .get_or_init(|| {
+            let rt = rquickjs::Runtime::new().map_err(|e| e.to_string())?;
+            let ctx = rquickjs::Context::full(&rt).map_err(|e| e.to_string())?;
+            ctx.with(|ctx| {
+                let module = rquickjs::Module::declare(ctx.clone(), "outpost:handler", PRELUDE)
+                    .map_err(|e| format!("prelude: {e}"))?;
+                module
+                    .write(rquickjs::WriteOptions::default())
+                    .map_err(|e| format!("prelude: {e}"))
+            })
+        })
+        .as_deref()
+        .map_err(|e| StartError::Engine(e.clone()))
+}
 
 /// A runtime + context with all globals installed and no user code run.
 pub struct Fresh {
@@ -47,12 +68,14 @@ impl Fresh {
         .await;
         rt.set_max_stack_size(Limits::default().stack_bytes).await;
         let ctx = AsyncContext::full(&rt).await.map_err(engine)?;
+        let prelude = prelude_bytecode()?;
         let bind = ctx
             .with(|ctx| -> rquickjs::Result<Persistent<Function<'static>>> {
                 outpost_webapi::install(&ctx)?;
-                let mut opts = rquickjs::context::EvalOptions::default();
-                opts.filename = Some("outpost:handler".into());
-                let bind: Function = ctx.eval_with_options(PRELUDE, opts)?;
+                // SAFETY: written by this process's QuickJS in `prelude_bytecode`.
+                let module = unsafe { rquickjs::Module::load(ctx.clone(), prelude) }?;
+                let (module, _done) = module.eval()?;
+                let bind: Function = module.get("default")?;
                 Ok(Persistent::save(&ctx, bind))
             })
             .await
