@@ -678,4 +678,23 @@ mod tests {
             );
         });
     }
+
+    #[test]
+    fn the_sandbox_has_no_host_access() {
+        local(async {
+            let src = "export default { async fetch() {
+                const globals = ['process', 'require', 'Deno', 'Bun', 'std', 'os', 'module'].filter((g) => typeof globalThis[g] !== 'undefined');
+                const imports = [];
+                for (const spec of ['/etc/passwd', '../../../etc/passwd', 'node:fs', 'fs', 'os']) {
+                    try { await import(spec); imports.push(spec + ' loaded'); } catch (e) { imports.push(e.name); }
+                }
+                return Response.json({ globals, imports });
+            } }";
+            let spec = spec_of(&[("a.js", src)], Limits::default());
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
+            let (status, body) = text_of(&iso, get("http://x/")).await;
+            assert_eq!(status, 200);
+            assert_eq!(body, r#"{"globals":[],"imports":["TypeError","TypeError","TypeError","TypeError","TypeError"]}"#);
+        });
+    }
 }
