@@ -1,6 +1,11 @@
 //! `outpost dev`: serve one worker on 127.0.0.1 with dev error pages, and
 //! rebuild it whenever one of its files, its config or `.dev.vars` changes.
 //! A rebuild that fails keeps the last good version serving.
+//!
+//! D1 databases and KV namespaces are local SQLite files under `.outpost/`
+//! beside the config, each opened once per process ([`LocalData`]) and
+//! shared by every reload and executor thread. Their calls run inline on the
+//! executor thread: local SQLite statements take microseconds.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -8,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context as _};
+use outpost_bindings::LocalData;
 use outpost_config::{VarValue, WorkerConfig};
 use outpost_node::{Node, NodeConfig, Routes};
 use outpost_runtime::{Bundle, CompiledBundle, EnvValue, Limits, WorkerSpec};
@@ -48,7 +54,11 @@ fn load_config(args: &DevArgs) -> anyhow::Result<Option<WorkerConfig>> {
 }
 
 /// Reads config, builds and compiles the bundle, and assembles the spec.
-fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerConfig>)> {
+fn build(
+    args: &DevArgs,
+    version: u64,
+    data: &LocalData,
+) -> anyhow::Result<(Build, Option<WorkerConfig>)> {
     let config = load_config(args)?;
     let entry = match (&args.entry, config.as_ref().and_then(WorkerConfig::main_path)) {
         (Some(e), _) => e.clone(),
@@ -90,20 +100,7 @@ fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerCo
                 },
             ));
         }
-        for kv in &c.kv_namespaces {
-            tracing::warn!(
-                "KV binding `{}` is not available in this version yet; env.{} is undefined",
-                kv.binding,
-                kv.binding
-            );
-        }
-        for db in &c.d1_databases {
-            tracing::warn!(
-                "D1 binding `{}` is not available in this version yet; env.{} is undefined",
-                db.binding,
-                db.binding
-            );
-        }
+        bind_data(c, data, &mut env)?;
         if let Some(ms) = c.limits.cpu_ms {
             limits.cpu = Duration::from_millis(u64::from(ms));
         }
@@ -142,6 +139,34 @@ fn build(args: &DevArgs, version: u64) -> anyhow::Result<(Build, Option<WorkerCo
     Ok((Build { spec, watched }, config))
 }
 
+/// Binds each `[[d1_databases]]` entry to `.outpost/d1/<database_id>.sqlite`
+/// and each `[[kv_namespaces]]` entry to `.outpost/kv/<id>.sqlite`, beside
+/// the config. The files outlive the process; `data` opens each only once.
+fn bind_data(
+    config: &WorkerConfig,
+    data: &LocalData,
+    env: &mut Vec<(String, EnvValue)>,
+) -> anyhow::Result<()> {
+    let state = config.dir().join(outpost_bindings::STATE_DIR);
+    for db in &config.d1_databases {
+        let id = match db.database_id.as_str() {
+            "" => &db.database_name,
+            id => id,
+        };
+        let binding = data
+            .d1(&state, id)
+            .with_context(|| format!("D1 binding `{}`", db.binding))?;
+        env.push((db.binding.clone(), EnvValue::Binding(Arc::new(binding))));
+    }
+    for kv in &config.kv_namespaces {
+        let binding = data
+            .kv(&state, &kv.id)
+            .with_context(|| format!("KV binding `{}`", kv.binding))?;
+        env.push((kv.binding.clone(), EnvValue::Binding(Arc::new(binding))));
+    }
+    Ok(())
+}
+
 /// The nearest ancestor of `entry` holding `package.json`, a worker config
 /// or `.git`; the entry's directory when there is none.
 fn project_root(entry: &Path) -> PathBuf {
@@ -162,7 +187,8 @@ fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
 
 /// Runs `outpost dev` until interrupted.
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
-    let (first, config) = build(&args, 1)?;
+    let data = LocalData::new();
+    let (first, config) = build(&args, 1, &data)?;
     if let Some(c) = &config {
         c.log_warnings();
     }
@@ -206,7 +232,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             }
             seen = now;
             version += 1;
-            match build(&args, version) {
+            match build(&args, version, &data) {
                 Ok((b, _)) => {
                     routes.deploy(b.spec.clone());
                     routes.set_default(&b.spec.name);

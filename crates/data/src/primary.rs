@@ -457,10 +457,15 @@ impl Writer {
             committed_at_ms: now_ms(),
             ops,
         };
+        let last_row_id = conn.last_insert_rowid();
         auth.internal(|| {
             conn.prepare_cached("INSERT INTO _outpost_log(position, entry) VALUES(?1, ?2)")?
                 .execute(params![position as i64, entry.encode()])
         })?;
+        // The log's own row must not become the caller's last insert rowid
+        // (the next statement that inserts nothing reports it, as D1's meta does).
+        // SAFETY: the handle is this open connection's; the call only sets a field.
+        unsafe { rusqlite::ffi::sqlite3_set_last_insert_rowid(conn.handle(), last_row_id) };
         Ok((output, Some(position)))
     }
 }

@@ -343,6 +343,9 @@ fn values_round_trip_exactly() {
             .unwrap();
         assert_eq!(w.output.meta.last_row_id, i as i64);
     }
+    // A statement that inserts nothing reports the last user insert, not the log's.
+    let w = p.execute("UPDATE v SET x = x WHERE id = 0", &[]).unwrap();
+    assert_eq!(w.output.meta.last_row_id, values.len() as i64 - 1);
     // Keys at the i64 extremes too.
     p.execute(
         "INSERT INTO v(id, x) VALUES(?1, 'min')",

@@ -34,12 +34,23 @@ use crate::limits::{Limits, Meter, Metered, MeteredOutput};
 use crate::pool::Fresh;
 
 /// A value of the `env` object handed to handlers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum EnvValue {
     /// A string var or secret.
     Text(String),
     /// A structured var, as JSON text.
     Json(String),
+    /// A binding object (a D1 database, a KV namespace, ...) made afresh in
+    /// each isolate by its provider.
+    Binding(Arc<dyn EnvBinding>),
+}
+
+/// Makes the JS object of an `env` binding in one isolate. Implemented by
+/// the crates that own bindings (`outpost-bindings`), so the runtime does
+/// not depend on what is behind them.
+pub trait EnvBinding: Send + Sync + std::fmt::Debug {
+    /// Creates the binding's JS value in `ctx`; called once per isolate start.
+    fn create<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>>;
 }
 
 /// Everything needed to start isolates for one deployment version.
@@ -318,6 +329,7 @@ fn build_env<'js>(ctx: &Ctx<'js>, vars: &[(String, EnvValue)]) -> rquickjs::Resu
         match value {
             EnvValue::Text(s) => env.set(name.as_str(), s.as_str())?,
             EnvValue::Json(j) => env.set(name.as_str(), ctx.json_parse(j.as_str())?)?,
+            EnvValue::Binding(b) => env.set(name.as_str(), b.create(ctx)?)?,
         }
     }
     Ok(env)
@@ -691,10 +703,15 @@ mod tests {
                 return Response.json({ globals, imports });
             } }";
             let spec = spec_of(&[("a.js", src)], Limits::default());
-            let iso = Isolate::start(Fresh::new().await.unwrap(), spec).await.unwrap();
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec)
+                .await
+                .unwrap();
             let (status, body) = text_of(&iso, get("http://x/")).await;
             assert_eq!(status, 200);
-            assert_eq!(body, r#"{"globals":[],"imports":["TypeError","TypeError","TypeError","TypeError","TypeError"]}"#);
+            assert_eq!(
+                body,
+                r#"{"globals":[],"imports":["TypeError","TypeError","TypeError","TypeError","TypeError"]}"#
+            );
         });
     }
 }

@@ -21,6 +21,6 @@ pub mod pool;
 pub use body::ResponseBody;
 pub use bundle::{Bundle, CompiledBundle};
 pub use error::{BuildError, DispatchError, LimitKind, StartError};
-pub use isolate::{EnvValue, HandlerFormat, HostRequest, Isolate, WorkerSpec};
+pub use isolate::{EnvBinding, EnvValue, HandlerFormat, HostRequest, Isolate, WorkerSpec};
 pub use limits::Limits;
 pub use pool::{Fresh, WarmPool};
