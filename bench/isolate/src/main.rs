@@ -59,7 +59,10 @@ fn report(metric: &str, mut samples: Vec<Duration>) {
 }
 
 /// Times cold starts; returns (cold start samples, fresh-runtime samples).
-async fn cold_starts(spec: &Arc<WorkerSpec>, n: usize) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+async fn cold_starts(
+    spec: &Arc<WorkerSpec>,
+    n: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     let mut samples = Vec::with_capacity(n);
     let mut fresh_samples = Vec::with_capacity(n);
     for _ in 0..n {

@@ -8,15 +8,15 @@
 //! executor thread: local SQLite statements take microseconds.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use outpost_bindings::LocalData;
-use outpost_config::{VarValue, WorkerConfig};
+use outpost_config::WorkerConfig;
 use outpost_node::{Node, NodeConfig, Routes};
-use outpost_runtime::{Bundle, CompiledBundle, EnvValue, Limits, WorkerSpec};
+use outpost_runtime::{CompiledBundle, EnvValue, Limits, WorkerSpec};
 
 /// Arguments of `outpost dev`.
 #[derive(clap::Args, Debug)]
@@ -43,85 +43,38 @@ struct Build {
     watched: Vec<PathBuf>,
 }
 
-fn load_config(args: &DevArgs) -> anyhow::Result<Option<WorkerConfig>> {
-    let path = match &args.config {
-        Some(p) => Some(p.clone()),
-        None => outpost_config::discover(&std::env::current_dir()?),
-    };
-    let Some(path) = path else { return Ok(None) };
-    let config = WorkerConfig::load(&path)?;
-    Ok(Some(config))
-}
-
 /// Reads config, builds and compiles the bundle, and assembles the spec.
 fn build(
     args: &DevArgs,
     version: u64,
     data: &LocalData,
 ) -> anyhow::Result<(Build, Option<WorkerConfig>)> {
-    let config = load_config(args)?;
-    let entry = match (&args.entry, config.as_ref().and_then(WorkerConfig::main_path)) {
-        (Some(e), _) => e.clone(),
-        (None, Some(m)) => m,
-        (None, None) => bail!("no entry module: pass one (`outpost dev src/index.js`) or set `main` in outpost.toml or wrangler.toml"),
-    };
-    if !entry.is_file() {
-        bail!("entry module `{}` does not exist", entry.display());
-    }
-    let entry = entry.canonicalize()?;
-    let config_dir = config.as_ref().map(|c| c.dir().to_path_buf());
-    // The bundle root bounds what relative imports may reach: the project
-    // (config) directory, else the nearest directory above the entry that
-    // looks like a project root, else the entry's own directory.
-    let root = match &config_dir {
-        Some(d) if entry.starts_with(d.canonicalize().unwrap_or_else(|_| d.clone())) => {
-            d.canonicalize()?
-        }
-        _ => project_root(&entry),
-    };
-    let entry_name = entry
-        .strip_prefix(&root)
-        .context("entry is outside the project root")?
-        .to_string_lossy()
-        .replace('\\', "/");
-    let bundle = Bundle::from_root(&root, &entry_name)?;
-    let compiled = CompiledBundle::compile(&bundle)?;
+    let config = crate::build::load_config(args.config.as_deref())?;
+    let built = crate::build::build(args.entry.as_deref(), config.as_ref())?;
+    let compiled = CompiledBundle::compile(&built.bundle)?;
 
     let mut env = Vec::new();
-    let mut watched = bundle.files.clone();
+    let mut watched = built.bundle.files.clone();
     let mut limits = Limits::default();
     if let Some(c) = &config {
-        for (k, v) in &c.vars {
-            env.push((
-                k.clone(),
-                match v {
-                    VarValue::Text(s) => EnvValue::Text(s.clone()),
-                    VarValue::Json(j) => EnvValue::Json(j.clone()),
-                },
-            ));
-        }
+        env = crate::build::vars_env(c);
         bind_data(c, data, &mut env)?;
         if let Some(ms) = c.limits.cpu_ms {
             limits.cpu = Duration::from_millis(u64::from(ms));
         }
         watched.push(c.path.clone());
     }
-    let vars_dir = config_dir.clone().unwrap_or(std::env::current_dir()?);
+    let vars_dir = match &config {
+        Some(c) => c.dir().to_path_buf(),
+        None => std::env::current_dir()?,
+    };
     for (k, v) in outpost_config::load_dev_vars(&vars_dir)? {
         env.retain(|(name, _)| name != &k);
         env.push((k, EnvValue::Text(v)));
     }
     watched.push(vars_dir.join(outpost_config::DEV_VARS_FILE));
 
-    let name = config
-        .as_ref()
-        .and_then(|c| c.name.clone())
-        .unwrap_or_else(|| {
-            entry
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "worker".into())
-        });
+    let name = built.name;
     tracing::debug!(
         "built `{name}`: {} modules, {} bytes of bytecode",
         compiled.bytecode.len(),
@@ -165,17 +118,6 @@ fn bind_data(
         env.push((kv.binding.clone(), EnvValue::Binding(Arc::new(binding))));
     }
     Ok(())
-}
-
-/// The nearest ancestor of `entry` holding `package.json`, a worker config
-/// or `.git`; the entry's directory when there is none.
-fn project_root(entry: &Path) -> PathBuf {
-    let dir = entry.parent().unwrap_or(Path::new("/"));
-    let markers = ["package.json", "outpost.toml", "wrangler.toml", ".git"];
-    dir.ancestors()
-        .find(|d| markers.iter().any(|m| d.join(m).exists()))
-        .unwrap_or(dir)
-        .to_path_buf()
 }
 
 fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
@@ -249,7 +191,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,7 +1,10 @@
 //! The `outpost` binary: the command-line edge of the platform. Parses
 //! arguments, sets up logging, and hands off to one module per subcommand.
 
+mod build;
 mod dev;
+mod remote;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +20,22 @@ struct Cli {
 enum Command {
     /// Serve a worker locally, reloading it when its files change.
     Dev(dev::DevArgs),
+    /// Run the platform: control plane and edge node (or either alone).
+    Serve(serve::ServeArgs),
+    /// Build the worker, upload it as a new version, and wait for every node to run it.
+    Deploy(remote::DeployArgs),
+    /// Make an earlier version of a worker active again.
+    Rollback(remote::RollbackArgs),
+    /// List a worker's versions.
+    Versions(remote::VersionsArgs),
+    /// Set, list or delete a worker's secrets.
+    Secret(remote::SecretArgs),
+    /// List route patterns and default hosts, or add and remove routes.
+    Routes(remote::RoutesArgs),
+    /// Create, list or revoke control API tokens.
+    Token(remote::TokenArgs),
+    /// List the nodes following the control plane and what they run.
+    Nodes(remote::NodesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +55,14 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Deploy(args) => remote::deploy(args),
+        Command::Rollback(args) => remote::rollback(args),
+        Command::Versions(args) => remote::versions(args),
+        Command::Secret(args) => remote::secret(args),
+        Command::Routes(args) => remote::routes(args),
+        Command::Token(args) => remote::token(args),
+        Command::Nodes(args) => remote::nodes(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

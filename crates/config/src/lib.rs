@@ -34,8 +34,8 @@ mod worker;
 pub use dev_vars::{load_dev_vars, parse_dev_vars, DEV_VARS_FILE};
 pub use error::{ConfigError, Result};
 pub use worker::{
-    discover, is_js_identifier, D1Database, DevSettings, KvNamespace, Limits, Route, VarValue,
-    WorkerConfig, CONFIG_FILE_NAMES, MAX_CPU_MS,
+    discover, is_js_identifier, ControlSettings, D1Database, DevSettings, KvNamespace, Limits,
+    Route, VarValue, WorkerConfig, CONFIG_FILE_NAMES, MAX_CPU_MS,
 };
 
 #[cfg(test)]

@@ -60,6 +60,9 @@ pub struct WorkerConfig {
     pub routes: Vec<Route>,
     /// `[dev]`: settings for the local dev server.
     pub dev: DevSettings,
+    /// `[control]`: where `outpost deploy` and friends find the control
+    /// plane (an Outpost extension; Wrangler ignores it).
+    pub control: ControlSettings,
     /// Names of the `[env.NAME]` sections present. Their contents are not
     /// read yet (a warning says so).
     pub environments: Vec<String>,
@@ -127,6 +130,19 @@ pub struct Limits {
 pub struct DevSettings {
     /// `port`: the port the dev server listens on (0 lets the OS choose).
     pub port: Option<u16>,
+}
+
+/// The `[control]` table: the control plane the CLI talks to.
+///
+/// The token itself is deliberately not a key: configuration files end up
+/// in version control, so the file names a token *file* instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ControlSettings {
+    /// `url`: the control API, e.g. `http://127.0.0.1:8788`.
+    pub url: Option<String>,
+    /// `token_file`: a file holding the bearer token, relative to the
+    /// configuration file's directory.
+    pub token_file: Option<String>,
 }
 
 /// One entry of `routes` (or the single `route`).
@@ -262,6 +278,7 @@ impl<'a> Walker<'a> {
                 }
                 "route" => route = Some(self.route(&k, value)?),
                 "dev" => config.dev = self.dev(&k, value)?,
+                "control" => config.control = self.control(&k, value)?,
                 "env" => config.environments = self.environments(&k, value)?,
                 _ => self.unknown(&k),
             }
@@ -370,6 +387,25 @@ impl<'a> Walker<'a> {
             }
         }
         Ok(dev)
+    }
+
+    fn control(&mut self, k: &str, value: &Value) -> Result<ControlSettings> {
+        let mut control = ControlSettings::default();
+        for (key, value) in self.table(k, value)? {
+            let kk = key_path(k, key);
+            match key.as_str() {
+                "url" => control.url = Some(self.string(&kk, value)?.to_owned()),
+                "token_file" => control.token_file = Some(self.string(&kk, value)?.to_owned()),
+                "token" => {
+                    return Err(self.invalid(
+                        &kk,
+                        "is not read from the config file (it would end up in version control); use `token_file`, `--token` or OUTPOST_TOKEN".into(),
+                    ))
+                }
+                _ => self.unknown(&kk),
+            }
+        }
+        Ok(control)
     }
 
     fn route(&mut self, k: &str, value: &Value) -> Result<Route> {
@@ -764,6 +800,28 @@ kv_namespaces = [
                 "`[env.staging]` in wrangler.toml is not supported yet (ignored)",
                 "unknown key `workers_dev` in wrangler.toml (ignored)",
             ]
+        );
+    }
+
+    #[test]
+    fn control_table() {
+        let config = parse(
+            "[control]\nurl = \"http://10.0.0.1:8788\"\ntoken_file = \".outpost/admin-token\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.control,
+            ControlSettings {
+                url: Some("http://10.0.0.1:8788".into()),
+                token_file: Some(".outpost/admin-token".into()),
+            }
+        );
+        let e = parse("[control]\ntoken = \"secret\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("control.token") && e.contains("token_file"),
+            "{e}"
         );
     }
 

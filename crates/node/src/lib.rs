@@ -1,7 +1,8 @@
 //! The edge node: accepts HTTP, routes each request to a deployment, and runs
 //! it in an isolate on the executor thread that accepted it.
 //!
-//! - [`routes`]: which deployment serves a request;
+//! - [`routes`]: which deployment serves a request (host/path patterns,
+//!   default hosts `<name>.<domain>`);
 //! - [`executor`]: one thread per core, each with its own listener
 //!   (`SO_REUSEPORT`), async runtime, warm pool and isolate cache;
 //! - [`serve`]: the phases of one HTTP request on an executor thread;
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use routes::Routes;
+pub use routes::{RoutePattern, RouteTable, Routes};
 
 /// How a node is started.
 #[derive(Debug, Clone)]

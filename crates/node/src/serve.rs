@@ -33,19 +33,20 @@ where
 
 /// The phases of one request.
 pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response<ResponseBody> {
-    // 1. Route by host.
+    // 1. Route by host and path.
     let host = req
         .headers()
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    let Some(spec) = state.routes.route(host.as_deref()) else {
+    let Some(spec) = state.routes.route(host.as_deref(), req.uri().path()) else {
         return plain(
             StatusCode::NOT_FOUND,
             format!(
-                "No worker is routed for host `{}`.\n",
-                host.as_deref().unwrap_or("")
+                "No worker is routed for host `{}` and path `{}`.\n",
+                host.as_deref().unwrap_or(""),
+                req.uri().path()
             ),
         );
     };

@@ -1,6 +1,6 @@
 //! Response bodies as the host sends them: no body, one buffer (length known,
-//! so the client gets `Content-Length`), a host stream passed through
-//! untouched, or chunks pumped out of a JS stream through a channel.
+//! so the client gets `Content-Length`), or a host stream (which may be fed
+//! from a JS stream by a task inside the isolate).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,19 +8,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use outpost_webapi::body::{BoxError, HostBody};
-use tokio::sync::mpsc;
-
-/// A body fed chunk by chunk from inside an isolate.
-pub struct ChannelBody {
-    rx: mpsc::Receiver<Result<Bytes, BoxError>>,
-}
-
-impl ChannelBody {
-    /// Wraps the receiving end of a chunk channel.
-    pub fn new(rx: mpsc::Receiver<Result<Bytes, BoxError>>) -> Self {
-        Self { rx }
-    }
-}
 
 /// The body of a response produced by an isolate.
 pub enum ResponseBody {
@@ -28,10 +15,9 @@ pub enum ResponseBody {
     Empty,
     /// One buffer, taken on first poll.
     Full(Option<Bytes>),
-    /// A host body (from `fetch` or the incoming request) passed through.
+    /// A host body passed through: from `fetch`, the incoming request, or a
+    /// JS stream pumped by a task inside the isolate.
     Host(Pin<Box<HostBody>>),
-    /// Chunks from a JS stream.
-    Channel(ChannelBody),
 }
 
 impl ResponseBody {
@@ -48,11 +34,6 @@ impl ResponseBody {
     /// A host stream passed through.
     pub fn host(body: Pin<Box<HostBody>>) -> Self {
         ResponseBody::Host(body)
-    }
-
-    /// A body fed from a channel.
-    pub fn channel(body: ChannelBody) -> Self {
-        ResponseBody::Channel(body)
     }
 }
 
@@ -72,7 +53,6 @@ impl Body for ResponseBody {
                     .map(|b| Ok(Frame::data(b))),
             ),
             ResponseBody::Host(h) => h.as_mut().poll_frame(cx),
-            ResponseBody::Channel(c) => c.rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data))),
         }
     }
 
@@ -81,7 +61,6 @@ impl Body for ResponseBody {
             ResponseBody::Empty => true,
             ResponseBody::Full(b) => b.as_ref().is_none_or(Bytes::is_empty),
             ResponseBody::Host(h) => h.is_end_stream(),
-            ResponseBody::Channel(_) => false,
         }
     }
 
@@ -90,7 +69,6 @@ impl Body for ResponseBody {
             ResponseBody::Empty => SizeHint::with_exact(0),
             ResponseBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             ResponseBody::Host(h) => h.size_hint(),
-            ResponseBody::Channel(_) => SizeHint::default(),
         }
     }
 }

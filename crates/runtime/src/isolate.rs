@@ -23,11 +23,11 @@ use outpost_webapi::host::HostInfo;
 use outpost_webapi::request::Request;
 use outpost_webapi::response::Response;
 use rquickjs::{
-    AsyncContext, AsyncRuntime, Class, Ctx, Function, Module, Object, Persistent, Promise, Value,
+    AsyncContext, AsyncRuntime, Class, Ctx, Function, Module, Object, Persistent, Value,
 };
 use tokio::sync::Notify;
 
-use crate::body::{ChannelBody, ResponseBody};
+use crate::body::ResponseBody;
 use crate::bundle::{describe_exception, BundleResolver, BytecodeLoader, CompiledBundle};
 use crate::error::{DispatchError, LimitKind, StartError};
 use crate::limits::{Limits, Meter, Metered, MeteredOutput};
@@ -397,8 +397,8 @@ fn into_host_response<'js>(
         Body::None => ResponseBody::empty(),
         Body::Bytes(b) => ResponseBody::full(b),
         Body::Host(h) => ResponseBody::host(h),
-        Body::Stream(stream) => {
-            pump_stream(ctx, stream).map_err(|e| DispatchError::Engine(e.to_string()))?
+        stream @ Body::Stream(_) => {
+            ResponseBody::host(Box::pin(outpost_webapi::body::into_host_body(ctx, stream)))
         }
     };
     let mut resp = http::Response::new(body);
@@ -408,69 +408,7 @@ fn into_host_response<'js>(
     Ok(resp)
 }
 
-/// Starts a task inside the isolate that reads a JS `ReadableStream` and
-/// feeds its chunks to the client, waiting for the client to take each
-/// (backpressure) and cancelling the stream if the client goes away.
-fn pump_stream<'js>(ctx: &Ctx<'js>, stream: Object<'js>) -> rquickjs::Result<ResponseBody> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(4);
-    let reader: Object = stream
-        .get::<_, Function>("getReader")?
-        .call((rquickjs::function::This(stream),))?;
-    let ctx2 = ctx.clone();
-    ctx.spawn(async move {
-        let read: Function = match reader.get("read") {
-            Ok(f) => f,
-            Err(_) => return,
-        };
-        loop {
-            let step = async {
-                let p: Promise = read.call((rquickjs::function::This(reader.clone()),))?;
-                let chunk: Object = p.into_future().await?;
-                if chunk.get::<_, bool>("done")? {
-                    return Ok(None);
-                }
-                let v: Value = chunk.get("value")?;
-                let bytes = match v.as_string() {
-                    Some(s) => s.to_string()?.into_bytes(),
-                    None => {
-                        outpost_webapi::buffer::buffer_source_bytes(&ctx2, &v)?.unwrap_or_default()
-                    }
-                };
-                Ok::<_, rquickjs::Error>(Some(bytes))
-            };
-            match step.await {
-                Ok(Some(bytes)) => {
-                    if tx.send(Ok(Bytes::from(bytes))).await.is_err() {
-                        let cancel: rquickjs::Result<Function> = reader.get("cancel");
-                        if let Ok(cancel) = cancel {
-                            let _ = cancel
-                                .call::<_, Value>((rquickjs::function::This(reader.clone()),));
-                        }
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    let text = match e {
-                        rquickjs::Error::Exception => describe_exception(&ctx2, &ctx2.catch()),
-                        other => other.to_string(),
-                    };
-                    outpost_webapi::console::emit(
-                        &ctx2,
-                        outpost_webapi::console::Level::Error,
-                        &format!("Response body stream failed: {text}"),
-                    );
-                    let _ = tx.send(Err(text.into())).await;
-                    return;
-                }
-            }
-        }
-    });
-    Ok(ResponseBody::channel(ChannelBody::new(rx)))
-}
-
-/// Unused-body helper kept for symmetry with `HostBody`: collects a
-/// response body (tests and the in-process benchmark use it).
+/// Collects a whole response body (tests and the in-process benchmark).
 pub async fn collect_body(body: ResponseBody) -> Result<Bytes, BoxError> {
     Ok(body.collect().await?.to_bytes())
 }

@@ -6,6 +6,7 @@
 //! - [`isolate`]: starting an isolate and the phases of a request through it;
 //! - [`limits`]: memory, CPU, wall-clock and stack limits and CPU metering;
 //! - [`body`]: response bodies as the host sends them;
+//! - [`wire`]: bundles as one canonical, content-addressed byte blob;
 //! - [`error`]: what can go wrong in each phase.
 //!
 //! Isolates are `!Send`: an executor thread owns its isolates and drives
@@ -17,6 +18,7 @@ pub mod error;
 pub mod isolate;
 pub mod limits;
 pub mod pool;
+pub mod wire;
 
 pub use body::ResponseBody;
 pub use bundle::{Bundle, CompiledBundle};
@@ -24,3 +26,4 @@ pub use error::{BuildError, DispatchError, LimitKind, StartError};
 pub use isolate::{EnvBinding, EnvValue, HandlerFormat, HostRequest, Isolate, WorkerSpec};
 pub use limits::Limits;
 pub use pool::{Fresh, WarmPool};
+pub use wire::{content_hash, WireError};

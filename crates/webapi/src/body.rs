@@ -107,20 +107,31 @@ impl<'js> BodySlot<'js> {
         Ok(std::mem::take(&mut self.body))
     }
 
-    /// Duplicates the body for `clone()`. Buffered bodies are shared; streamed
-    /// bodies are not cloneable yet.
-    pub fn try_clone(&self) -> std::result::Result<Self, WebApiError> {
+    /// Duplicates the body for `clone()`. Buffered bodies are shared. A
+    /// streamed body (a JS `ReadableStream`, or a host body, which becomes one
+    /// first) is teed: this slot keeps one branch and the copy gets the other.
+    /// A locked stream cannot be teed, so cloning it throws a `TypeError`.
+    ///
+    /// Spec: <https://fetch.spec.whatwg.org/#concept-body-clone>
+    pub fn try_clone(&mut self, ctx: &Ctx<'js>) -> Result<Self> {
         if self.used {
             return Err(WebApiError::type_error(
                 "Body has already been used. It can only be used once.",
-            ));
+            ))
+            .or_throw(ctx);
         }
         let body = match &self.body {
             Body::None => Body::None,
             Body::Bytes(b) => Body::Bytes(b.clone()),
-            Body::Host(_) | Body::Stream(_) => return Err(WebApiError::type_error(
-                "clone() of a streamed body is not supported yet; read it with arrayBuffer() first",
-            )),
+            Body::Host(_) | Body::Stream(_) => {
+                let stream = body_stream(ctx, self)?
+                    .into_object()
+                    .ok_or_else(|| rquickjs::Error::new_from_js("value", "ReadableStream"))?;
+                let tee: Function = stream.get("tee")?;
+                let branches: rquickjs::Array = tee.call((rquickjs::function::This(stream),))?;
+                self.body = Body::Stream(branches.get(0)?);
+                Body::Stream(branches.get(1)?)
+            }
         };
         Ok(Self { body, used: false })
     }
@@ -156,6 +167,19 @@ pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> 
             content_type: None,
         });
     }
+    if let Some(data) = crate::blob::blob_data(&init) {
+        return Ok(Extracted {
+            body: Body::Bytes(data.bytes),
+            content_type: (!data.kind.is_empty()).then_some(data.kind),
+        });
+    }
+    if let Ok(form) = rquickjs::Class::<crate::formdata::FormData>::from_value(&init) {
+        let (bytes, content_type) = form.borrow().to_multipart().or_throw(ctx)?;
+        return Ok(Extracted {
+            body: Body::Bytes(bytes),
+            content_type: Some(content_type),
+        });
+    }
     if let Some(obj) = init.as_object() {
         if is_instance(ctx, obj, "ReadableStream")? {
             return Ok(Extracted {
@@ -172,9 +196,6 @@ pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> 
                 content_type: Some("application/x-www-form-urlencoded;charset=UTF-8".into()),
             });
         }
-        if let Some(hook) = custom_extractor(ctx, obj)? {
-            return Ok(hook);
-        }
     }
     // Anything else is stringified, as WebIDL's USVString conversion does.
     let s: rquickjs::Coerced<String> = rquickjs::FromJs::from_js(ctx, init)?;
@@ -182,24 +203,6 @@ pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> 
         body: Body::Bytes(Bytes::from(s.0)),
         content_type: Some("text/plain;charset=UTF-8".into()),
     })
-}
-
-/// Blob and FormData bodies: objects exposing a hidden
-/// `__outpostBody()` that returns `[bytes, contentType]`.
-fn custom_extractor<'js>(ctx: &Ctx<'js>, obj: &Object<'js>) -> Result<Option<Extracted<'js>>> {
-    let hook: Value = obj.get("__outpostBody")?;
-    let Some(f) = hook.as_function() else {
-        return Ok(None);
-    };
-    let pair: rquickjs::Array = f.call((rquickjs::function::This(obj.clone()),))?;
-    let bytes: Value = pair.get(0)?;
-    let ct: Option<String> = pair.get(1)?;
-    let bytes = buffer_source_bytes(ctx, &bytes)?
-        .ok_or_else(|| WebApiError::type_error("body hook returned no bytes").throw(ctx))?;
-    Ok(Some(Extracted {
-        body: Body::Bytes(Bytes::from(bytes)),
-        content_type: ct,
-    }))
 }
 
 /// `obj instanceof globalThis[name]`, false when that global does not exist.
@@ -269,6 +272,10 @@ pub enum ReadAs {
     ArrayBuffer,
     /// `bytes()`
     Bytes,
+    /// `formData()`: parsed according to the `Content-Type`.
+    FormData,
+    /// `blob()`: typed with the `Content-Type`'s MIME type.
+    Blob,
 }
 
 /// Implements `text()`/`json()`/`arrayBuffer()`/`bytes()` for any body slot:
@@ -277,6 +284,17 @@ pub fn consume<'js>(
     ctx: &Ctx<'js>,
     slot: &mut BodySlot<'js>,
     read_as: ReadAs,
+) -> Result<Promise<'js>> {
+    consume_typed(ctx, slot, read_as, None)
+}
+
+/// [`consume`] with the body's `Content-Type` header value (all values
+/// combined with `, `), which `formData()` and `blob()` need.
+pub fn consume_typed<'js>(
+    ctx: &Ctx<'js>,
+    slot: &mut BodySlot<'js>,
+    read_as: ReadAs,
+    content_type: Option<String>,
 ) -> Result<Promise<'js>> {
     let body = match slot.take_for_read() {
         Ok(b) => b,
@@ -295,7 +313,7 @@ pub fn consume<'js>(
     };
     // Fast path: buffered bodies resolve without a Rust future.
     if let Body::Bytes(ref b) = body {
-        let value = convert(ctx, b, read_as);
+        let value = convert(ctx, b, read_as, content_type.as_deref());
         let (promise, resolve, reject) = Promise::new(ctx)?;
         match value {
             Ok(v) => resolve.call::<_, ()>((v,))?,
@@ -307,11 +325,16 @@ pub fn consume<'js>(
     let ctx2 = ctx.clone();
     Promise::wrap_future(ctx, async move {
         let bytes = read_all(ctx2.clone(), body).await?;
-        convert(&ctx2, &bytes, read_as)
+        convert(&ctx2, &bytes, read_as, content_type.as_deref())
     })
 }
 
-fn convert<'js>(ctx: &Ctx<'js>, bytes: &Bytes, read_as: ReadAs) -> Result<Value<'js>> {
+fn convert<'js>(
+    ctx: &Ctx<'js>,
+    bytes: &Bytes,
+    read_as: ReadAs,
+    content_type: Option<&str>,
+) -> Result<Value<'js>> {
     match read_as {
         ReadAs::Text => {
             rquickjs::String::from_str(ctx.clone(), &decode_text(bytes)).map(|s| s.into_value())
@@ -321,6 +344,21 @@ fn convert<'js>(ctx: &Ctx<'js>, bytes: &Bytes, read_as: ReadAs) -> Result<Value<
             ArrayBuffer::new_copy(ctx.clone(), bytes.as_ref()).map(|a| a.into_value())
         }
         ReadAs::Bytes => crate::buffer::new_uint8_array(ctx, bytes),
+        ReadAs::FormData => {
+            crate::formdata::parse_body(ctx, bytes, content_type).map(|f| f.into_value())
+        }
+        ReadAs::Blob => {
+            // Spec: <https://fetch.spec.whatwg.org/#concept-body-mime-type>
+            let kind = content_type
+                .and_then(crate::blob::MimeType::extract)
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            let data = crate::blob::BlobData {
+                bytes: bytes.clone(),
+                kind,
+            };
+            crate::blob::new_blob(ctx, data).map(|b| b.into_value())
+        }
     }
 }
 
@@ -434,4 +472,118 @@ fn stream_from_chunks<'js>(ctx: &Ctx<'js>, chunks: HostChunks) -> Result<Object<
     let source_obj = Object::new(ctx.clone())?;
     source_obj.set("pull", pull)?;
     ctor.construct((source_obj,))
+}
+
+/// Turns a body into a host body the host can send: the outgoing body of a
+/// `fetch`, or a handler's response. Bytes become one frame and a host stream
+/// passes through. A JS `ReadableStream` is locked at once and pumped chunk by
+/// chunk by a task inside the isolate through a one-chunk channel, so it is
+/// read only as fast as the consumer takes chunks; when the consumer drops the
+/// body, the stream is cancelled. A stream that cannot be read (already
+/// locked, a chunk that is not bytes, an error) ends the body with an error.
+pub fn into_host_body<'js>(ctx: &Ctx<'js>, body: Body<'js>) -> HostBody {
+    use http_body_util::{BodyExt as _, Empty, Full};
+    use rquickjs::function::This;
+    use std::task::{Context, Poll};
+    use tokio::sync::mpsc;
+
+    type Chunk = std::result::Result<bytes::Bytes, BoxError>;
+
+    /// The receiving end of the pump.
+    struct Pumped(mpsc::Receiver<Chunk>);
+
+    impl http_body::Body for Pumped {
+        type Data = bytes::Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<std::result::Result<http_body::Frame<bytes::Bytes>, BoxError>>> {
+            self.get_mut()
+                .0
+                .poll_recv(cx)
+                .map(|c| c.map(|r| r.map(http_body::Frame::data)))
+        }
+    }
+
+    /// `name: message` for errors, the text of anything else.
+    fn error_text<'js>(ctx: &Ctx<'js>, e: rquickjs::Error) -> String {
+        if !matches!(e, rquickjs::Error::Exception) {
+            return e.to_string();
+        }
+        let v = ctx.catch();
+        if let Some(o) = v.as_object().filter(|o| o.is_error()) {
+            let name: String = o.get("name").unwrap_or_else(|_| "Error".into());
+            let message: String = o.get("message").unwrap_or_default();
+            return format!("{name}: {message}");
+        }
+        crate::console::inspect(ctx, &v, 0).unwrap_or_else(|_| "exception".into())
+    }
+
+    async fn read_chunk<'js>(
+        ctx: &Ctx<'js>,
+        reader: &Object<'js>,
+        read: &Function<'js>,
+    ) -> Result<Option<bytes::Bytes>> {
+        let p: rquickjs::Promise = read.call((This(reader.clone()),))?;
+        let chunk: Object = p.into_future().await?;
+        if chunk.get::<_, bool>("done")? {
+            return Ok(None);
+        }
+        let value: Value = chunk.get("value")?;
+        let bytes = match value.as_string() {
+            Some(s) => s.to_string()?.into_bytes(),
+            None => buffer_source_bytes(ctx, &value)?.ok_or_else(|| {
+                WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array")
+                    .throw(ctx)
+            })?,
+        };
+        Ok(Some(bytes::Bytes::from(bytes)))
+    }
+
+    fn cancel<'js>(reader: &Object<'js>) {
+        if let Ok(f) = reader.get::<_, Function>("cancel") {
+            let _ = f.call::<_, Value>((This(reader.clone()),));
+        }
+    }
+
+    let stream = match body {
+        Body::None => return Empty::new().map_err(|never| match never {}).boxed_unsync(),
+        Body::Bytes(b) => return Full::new(b).map_err(|never| match never {}).boxed_unsync(),
+        Body::Host(h) => return *std::pin::Pin::into_inner(h),
+        Body::Stream(s) => s,
+    };
+    let (tx, rx) = mpsc::channel::<Chunk>(1);
+    let locked = stream
+        .get::<_, Function>("getReader")
+        .and_then(|f| f.call::<_, Object>((This(stream.clone()),)))
+        .and_then(|reader| Ok((reader.get::<_, Function>("read")?, reader)));
+    let (read, reader) = match locked {
+        Ok(pair) => pair,
+        Err(e) => {
+            let _ = tx.try_send(Err(error_text(ctx, e).into()));
+            return Pumped(rx).boxed_unsync();
+        }
+    };
+    let ctx2 = ctx.clone();
+    ctx.spawn(async move {
+        loop {
+            // Read a chunk only once there is room for it.
+            let Ok(permit) = tx.reserve().await else {
+                return cancel(&reader);
+            };
+            let next = tokio::select! {
+                next = read_chunk(&ctx2, &reader, &read) => next,
+                _ = tx.closed() => return cancel(&reader),
+            };
+            match next {
+                Ok(Some(bytes)) if bytes.is_empty() => {}
+                Ok(Some(bytes)) => permit.send(Ok(bytes)),
+                Ok(None) => return,
+                Err(e) => return permit.send(Err(error_text(&ctx2, e).into())),
+            }
+        }
+    });
+    Pumped(rx).boxed_unsync()
 }

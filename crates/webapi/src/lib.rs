@@ -8,10 +8,11 @@
 //! `encoding_rs`, `http` crates); JavaScript glue is kept to the places where a
 //! spec algorithm is JS-shaped and cold.
 //!
-//! Nothing here touches the file system, processes, environment variables or
-//! sockets: anything that must reach outside the isolate goes through the
-//! [`host::HostHooks`] the embedding runtime provides.
+//! Nothing here touches the file system, processes or environment variables.
+//! The one way out of the isolate is `fetch` (outbound HTTP), which refuses
+//! non-public addresses unless [`host::HostInfo`] allows them (dev mode).
 
+pub mod blob;
 pub mod body;
 pub mod buffer;
 pub mod console;
@@ -19,11 +20,14 @@ pub mod crypto_random;
 pub mod encoding;
 pub mod error;
 pub mod events;
+pub mod fetch;
+pub mod formdata;
 pub mod headers;
 pub mod host;
 pub mod misc;
 pub mod request;
 pub mod response;
+pub mod streams;
 pub mod timers;
 pub mod url;
 pub mod webidl;
@@ -40,12 +44,16 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     misc::init(ctx)?;
     events::init(ctx)?;
     encoding::init(ctx)?;
+    streams::init(ctx)?;
     crypto_random::init(ctx)?;
     url::init(ctx)?;
     console::init(ctx)?;
     timers::init(ctx)?;
     headers::init(ctx)?;
+    blob::init(ctx)?;
+    formdata::init(ctx)?;
     request::init(ctx)?;
     response::init(ctx)?;
+    fetch::init(ctx)?;
     Ok(())
 }

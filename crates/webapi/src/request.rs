@@ -59,6 +59,23 @@ impl<'js> LazyHeaders<'js> {
         }
     }
 
+    /// The `Content-Type` values combined with `, ` (isomorphic-decoded),
+    /// `None` when there is none; what `formData()` and `blob()` parse.
+    pub fn content_type(&self) -> Option<String> {
+        let combine = |map: &HeaderMap| {
+            let values: Vec<String> = map
+                .get_all(http::header::CONTENT_TYPE)
+                .iter()
+                .map(|v| v.as_bytes().iter().map(|&b| b as char).collect())
+                .collect();
+            (!values.is_empty()).then(|| values.join(", "))
+        };
+        match self {
+            LazyHeaders::Map(map, _) => combine(map),
+            LazyHeaders::Object(o) => combine(o.borrow().map()),
+        }
+    }
+
     /// Sets `content-type` unless one is present.
     pub fn default_content_type(&mut self, ct: &str) {
         let set = |map: &mut HeaderMap| {
@@ -297,12 +314,12 @@ impl<'js> Request<'js> {
         crate::body::body_stream(&ctx, &mut self.body)
     }
 
-    fn clone(&self, ctx: Ctx<'js>) -> Result<Self> {
+    fn clone(&mut self, ctx: Ctx<'js>) -> Result<Self> {
         Ok(Request {
             method: self.method.clone(),
             url: self.url.clone(),
             headers: LazyHeaders::Map(self.headers.clone_map(), Guard::None),
-            body: self.body.try_clone().or_throw(&ctx)?,
+            body: self.body.try_clone(&ctx)?,
             redirect: self.redirect.clone(),
             signal: self.signal.clone(),
             cf: self.cf.clone(),
@@ -324,6 +341,17 @@ impl<'js> Request<'js> {
 
     fn bytes(&mut self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
         body::consume(&ctx, &mut self.body, ReadAs::Bytes)
+    }
+
+    #[qjs(rename = "formData")]
+    fn form_data(&mut self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
+        let content_type = self.headers.content_type();
+        body::consume_typed(&ctx, &mut self.body, ReadAs::FormData, content_type)
+    }
+
+    fn blob(&mut self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
+        let content_type = self.headers.content_type();
+        body::consume_typed(&ctx, &mut self.body, ReadAs::Blob, content_type)
     }
 }
 

@@ -289,12 +289,12 @@ impl<'js> Response<'js> {
         body::body_stream(&ctx, &mut self.body)
     }
 
-    fn clone(&self, ctx: Ctx<'js>) -> Result<Self> {
+    fn clone(&mut self, ctx: Ctx<'js>) -> Result<Self> {
         Ok(Response {
             status: self.status,
             status_text: self.status_text.clone(),
             headers: LazyHeaders::Map(self.headers.clone_map(), Guard::None),
-            body: self.body.try_clone().or_throw(&ctx)?,
+            body: self.body.try_clone(&ctx)?,
             kind: self.kind,
             url: self.url.clone(),
             redirected: self.redirected,
@@ -318,6 +318,17 @@ impl<'js> Response<'js> {
 
     fn bytes(&mut self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
         body::consume(&ctx, &mut self.body, ReadAs::Bytes)
+    }
+
+    #[qjs(rename = "formData")]
+    fn form_data(&mut self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
+        let content_type = self.headers.content_type();
+        body::consume_typed(&ctx, &mut self.body, ReadAs::FormData, content_type)
+    }
+
+    fn blob(&mut self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
+        let content_type = self.headers.content_type();
+        body::consume_typed(&ctx, &mut self.body, ReadAs::Blob, content_type)
     }
 }
 

@@ -7,6 +7,16 @@ use rquickjs::{AsyncContext, AsyncRuntime, Promise, Value};
 /// `String(result)`, or `"Error: <message>"`-style text of a thrown error
 /// prefixed by `THROWN `.
 pub fn run_js(body: &str) -> String {
+    run_js_inner(body, None)
+}
+
+/// [`run_js`] with `host` stored as the isolate's [`crate::host::HostInfo`]
+/// (for policy switches such as `allow_private_fetch`).
+pub fn run_js_with_host(body: &str, host: crate::host::HostInfo) -> String {
+    run_js_inner(body, Some(host))
+}
+
+fn run_js_inner(body: &str, host: Option<crate::host::HostInfo>) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -17,6 +27,9 @@ pub fn run_js(body: &str) -> String {
         let ctx = AsyncContext::full(&qjs).await.unwrap();
         let out = ctx
             .async_with(async |ctx| {
+                if let Some(host) = host {
+                    let _ = ctx.store_userdata(host);
+                }
                 crate::install(&ctx).unwrap();
                 let fmt = rquickjs::Function::new(ctx.clone(), fmt_args).unwrap();
                 ctx.globals().set("__fmt", fmt).unwrap();

@@ -74,6 +74,8 @@ fn schedule<'js>(
                 _ = tokio::time::sleep(delay) => {}
                 _ = cancel.notified() => break,
             }
+            // A timer is a task: the microtasks queued before it fired run first.
+            while ctx2.execute_pending_job() {}
             if let Err(e) = callback.call::<_, ()>((rquickjs::function::Rest(args.0.clone()),)) {
                 report_uncaught(&ctx2, e, "timer callback");
             }
