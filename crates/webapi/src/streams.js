@@ -12,68 +12,55 @@
 // write requests are objects with methods, reactions are made once per
 // stream. Promises the spec keeps in slots (`reader.closed`, `writer.ready`,
 // ...) are created only when something looks at them (LazyPromise).
-(function (TextEncoder, TextDecoder, AbortController, AbortSignal) {
+(function ($) {
   'use strict';
 
-  // ---------------------------------------------------------------------
-  // Intrinsics, captured so user code patching prototypes cannot change
-  // how the algorithms behave.
-  // ---------------------------------------------------------------------
+  // Intrinsics, captured by streams_lazy.js when the isolate was set up
+  // (before any user code ran), so user code patching globals or prototypes
+  // cannot change how the algorithms behave.
+  const {
+    ObjectDefineProperty,
+    ObjectGetOwnPropertyDescriptor,
+    ObjectGetOwnPropertyNames,
+    ObjectSetPrototypeOf,
+    ObjectFreeze,
+    callFunction, // callFunction(f, thisArg, ...args), without looking up f.call
+    promiseThen, // promiseThen(p, onFulfilled, onRejected): PerformPromiseThen
+    PromiseResolve,
+    PromiseReject,
+    PromiseWithResolvers,
+    MathFloor,
+    NumberIsInteger,
+    Number: $Number,
+    TypeError: $TypeError,
+    RangeError: $RangeError,
+    Uint8Array: $Uint8Array,
+    ArrayBufferIsView,
+    ArrayBufferTransfer,
+    ArrayBufferSlice,
+    ArrayBufferByteLength,
+    ArrayBufferDetached,
+    TypedArrayToStringTag,
+    SymbolAsyncIterator,
+    SymbolIterator,
+    SymbolToStringTag,
+    AsyncIteratorPrototype,
+    TextEncoder,
+    TextEncoderEncode,
+    TextDecoder,
+    TextDecoderDecode,
+    TextDecoderEncoding,
+    TextDecoderFatal,
+    TextDecoderIgnoreBOM,
+    AbortController,
+    AbortControllerAbort,
+    AbortControllerSignal,
+    AbortSignalAborted,
+    AbortSignalReason,
+    AbortSignalAddEventListener,
+    AbortSignalRemoveEventListener,
+  } = $;
 
-  const ObjectDefineProperty = Object.defineProperty;
-  const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  const ObjectGetOwnPropertyNames = Object.getOwnPropertyNames;
-  const ObjectGetPrototypeOf = Object.getPrototypeOf;
-  const ObjectSetPrototypeOf = Object.setPrototypeOf;
-  const ObjectFreeze = Object.freeze;
-  const FunctionPrototypeCall = Function.prototype.call;
-  // callFunction(f, thisArg, ...args) is f.call(thisArg, ...args) without
-  // looking `call` up on f.
-  const callFunction = FunctionPrototypeCall.bind(FunctionPrototypeCall);
-  const PromisePrototypeThen = Promise.prototype.then;
-  const PromiseResolve = Promise.resolve.bind(Promise);
-  const PromiseReject = Promise.reject.bind(Promise);
-  const PromiseWithResolvers = Promise.withResolvers.bind(Promise);
-  const $TypeError = TypeError;
-  const $RangeError = RangeError;
-  const $Uint8Array = Uint8Array;
-  const NumberIsInteger = Number.isInteger;
-  const ArrayBufferIsView = ArrayBuffer.isView;
-  const SymbolAsyncIterator = Symbol.asyncIterator;
-  const SymbolIterator = Symbol.iterator;
-  const SymbolToStringTag = Symbol.toStringTag;
-  const getterOf = (proto, name) => {
-    for (let o = proto; o !== null; o = ObjectGetPrototypeOf(o)) {
-      const d = ObjectGetOwnPropertyDescriptor(o, name);
-      if (d !== undefined) return d.get;
-    }
-    return undefined;
-  };
-  const ArrayBufferPrototype = ArrayBuffer.prototype;
-  const ArrayBufferTransfer =
-    ArrayBufferPrototype.transferToFixedLength || ArrayBufferPrototype.transfer;
-  const ArrayBufferSlice = ArrayBufferPrototype.slice;
-  const ArrayBufferByteLength = getterOf(ArrayBufferPrototype, 'byteLength');
-  const ArrayBufferDetached = getterOf(ArrayBufferPrototype, 'detached');
-  const TypedArrayPrototype = ObjectGetPrototypeOf($Uint8Array.prototype);
-  const TypedArrayToStringTag = getterOf(TypedArrayPrototype, SymbolToStringTag);
-  const TextEncoderEncode = TextEncoder.prototype.encode;
-  const TextDecoderDecode = TextDecoder.prototype.decode;
-  const TextDecoderEncoding = getterOf(TextDecoder.prototype, 'encoding');
-  const TextDecoderFatal = getterOf(TextDecoder.prototype, 'fatal');
-  const TextDecoderIgnoreBOM = getterOf(TextDecoder.prototype, 'ignoreBOM');
-  const AbortControllerAbort = AbortController.prototype.abort;
-  const AbortControllerSignal = getterOf(AbortController.prototype, 'signal');
-  const AbortSignalAborted = getterOf(AbortSignal.prototype, 'aborted');
-  const AbortSignalReason = getterOf(AbortSignal.prototype, 'reason');
-  const AbortSignalAddEventListener = AbortSignal.prototype.addEventListener;
-  const AbortSignalRemoveEventListener = AbortSignal.prototype.removeEventListener;
-  const AsyncIteratorPrototype = ObjectGetPrototypeOf(
-    ObjectGetPrototypeOf(async function* () {}).prototype,
-  );
-
-  const promiseThen = (p, onFulfilled, onRejected) =>
-    callFunction(PromisePrototypeThen, p, onFulfilled, onRejected);
   const noop = () => {};
   const returnUndefined = () => undefined;
   // Only ever used internally (never handed to user code).
@@ -286,7 +273,7 @@
     if (n !== n || n === Infinity || n === -Infinity) {
       throw new $TypeError(`${what} is not a finite number.`);
     }
-    const t = n < 0 ? -Math.floor(-n) : Math.floor(n);
+    const t = n < 0 ? -MathFloor(-n) : MathFloor(n);
     if (t < 0 || t > 9007199254740991) {
       throw new $TypeError(`${what} is outside the 'unsigned long long' value range.`);
     }
@@ -1058,18 +1045,18 @@
     return promiseThen(wrapped, (value) => ({ value, done }), onRejected);
   }
 
-  function getMethod(obj, key) {
+  function getMethod(obj, key, what) {
     const f = obj[key];
     if (f === undefined || f === null) return undefined;
-    if (typeof f !== 'function') throw new $TypeError(`${String(key)} is not a function`);
+    if (typeof f !== 'function') throw new $TypeError(`${what} is not a function`);
     return f;
   }
 
   // GetIterator(obj, async)
   function GetAsyncIterator(obj) {
-    const method = getMethod(obj, SymbolAsyncIterator);
+    const method = getMethod(obj, SymbolAsyncIterator, 'Symbol.asyncIterator');
     if (method === undefined) {
-      const syncMethod = getMethod(obj, SymbolIterator);
+      const syncMethod = getMethod(obj, SymbolIterator, 'Symbol.iterator');
       if (syncMethod === undefined) throw new $TypeError('The value is not async iterable');
       const iterator = callFunction(syncMethod, obj);
       if (!isObject(iterator)) throw new $TypeError('The iterator is not an object');
@@ -1116,7 +1103,7 @@
     const iterator = this.iterator;
     let returnResult;
     try {
-      const method = getMethod(iterator, 'return');
+      const method = getMethod(iterator, 'return', 'iterator.return');
       if (method === undefined) return PromiseResolve(undefined);
       returnResult = PromiseResolve(callFunction(method, iterator, reason));
     } catch (e) {
@@ -2675,7 +2662,9 @@
 
   // "decode and enqueue a chunk", `this` = DecoderState
   function decodeTransform(chunk) {
-    if (!ArrayBufferIsView(chunk) && !isArrayBuffer(chunk)) {
+    // decode() rejects other objects (AllowSharedBufferSource), but would
+    // take a missing chunk for the end of the input.
+    if (!isObject(chunk)) {
       throw new $TypeError("Failed to execute 'write' on 'TextDecoderStream': the chunk is not an ArrayBuffer or ArrayBufferView.");
     }
     const out = callFunction(TextDecoderDecode, this.decoder, chunk, STREAM_TRUE);
@@ -2762,7 +2751,7 @@
     let hwm = 0;
     if (dict !== undefined && dict.highWaterMark !== undefined) {
       const v = dict.highWaterMark;
-      hwm = ExtractHighWaterMark(typeof v === 'bigint' ? Number(v) : +v, 0);
+      hwm = ExtractHighWaterMark(typeof v === 'bigint' ? $Number(v) : +v, 0);
     }
     s.ts = CreateInternalTransformStream(
       s, byteTransform, expected === undefined ? undefined : fixedLengthFlush, hwm,
@@ -2781,7 +2770,7 @@
   }
 
   function convertExpectedLength(v) {
-    const n = typeof v === 'bigint' ? Number(v) : +v;
+    const n = typeof v === 'bigint' ? $Number(v) : +v;
     if (!NumberIsInteger(n) || n < 0 || n > 9007199254740991) {
       throw new $TypeError('FixedLengthStream requires a non-negative integer expected length.');
     }
@@ -2819,21 +2808,21 @@
 
   // WebIDL: operations and attributes are enumerable; prototypes carry
   // @@toStringTag.
-  for (const name of ObjectGetOwnPropertyNames(interfaces)) {
-    const proto = interfaces[name].prototype;
-    for (const key of ObjectGetOwnPropertyNames(proto)) {
-      if (key === 'constructor') continue;
-      const d = ObjectGetOwnPropertyDescriptor(proto, key);
+  const makeEnumerable = (proto, keys) => {
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === 'constructor') continue;
+      const d = ObjectGetOwnPropertyDescriptor(proto, keys[i]);
       d.enumerable = true;
-      ObjectDefineProperty(proto, key, d);
+      ObjectDefineProperty(proto, keys[i], d);
     }
-    ObjectDefineProperty(proto, SymbolToStringTag, { value: name, configurable: true });
+  };
+  const names = ObjectGetOwnPropertyNames(interfaces);
+  for (let i = 0; i < names.length; i++) {
+    const proto = interfaces[names[i]].prototype;
+    makeEnumerable(proto, ObjectGetOwnPropertyNames(proto));
+    ObjectDefineProperty(proto, SymbolToStringTag, { value: names[i], configurable: true });
   }
-  for (const key of ['next', 'return']) {
-    const d = ObjectGetOwnPropertyDescriptor(RSAsyncIteratorPrototype, key);
-    d.enumerable = true;
-    ObjectDefineProperty(RSAsyncIteratorPrototype, key, d);
-  }
+  makeEnumerable(RSAsyncIteratorPrototype, ObjectGetOwnPropertyNames(RSAsyncIteratorPrototype));
 
   return interfaces;
 });
