@@ -1,84 +1,34 @@
 //! `outpost dev` as a user runs it: a real process, real HTTP, real files.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
-use outpost_testkit::{get, request, wait_for, ChildGuard};
+use outpost_testkit::{get, request, wait_for, Proc};
 
-/// A running `outpost dev` with its stdout/stderr lines collected.
+/// A running `outpost dev`.
 struct Dev {
-    _child: ChildGuard,
+    proc: Proc,
     addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
 }
 
 impl Dev {
     fn start(dir: &Path, args: &[&str]) -> Dev {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_outpost"))
-            .arg("dev")
-            .args(args)
-            .args(["--port", "0", "--threads", "1"])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn outpost dev");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut dev = Dev {
-            _child: ChildGuard(child),
-            addr: "0.0.0.0:0".parse().unwrap(),
-            lines,
-            seen: Vec::new(),
-        };
-        let url = dev.wait_line("Ready on", Duration::from_secs(30));
-        dev.addr = url
-            .rsplit("http://")
-            .next()
-            .unwrap()
-            .trim()
-            .parse()
-            .expect("address in Ready line");
-        dev
+        let mut proc = Proc::spawn(
+            Command::new(env!("CARGO_BIN_EXE_outpost"))
+                .arg("dev")
+                .args(args)
+                .args(["--port", "0", "--threads", "1"])
+                .current_dir(dir),
+        );
+        let addr = proc.addr_after("Ready on", Duration::from_secs(30));
+        Dev { proc, addr }
     }
 
     /// Waits for an output line containing `needle` and returns it.
     fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no output line containing {needle:?}; saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
+        self.proc.wait_line(needle, timeout)
     }
 
     fn get(&self, path: &str) -> (u16, String) {

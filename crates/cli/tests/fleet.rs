@@ -4,93 +4,39 @@
 //!
 //! Every wait is a bounded poll; nothing sleeps for a fixed long time.
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use outpost_testkit::{get, request, wait_for, ChildGuard, HttpResponse};
+use outpost_testkit::{get, request, wait_for, HttpResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_outpost");
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A running `outpost serve` with its output lines collected.
-struct Proc {
-    child: ChildGuard,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
+/// A spawned `outpost` with its output collected; `wait_line`/`addr_after`
+/// wait up to [`WAIT`].
+struct Proc(outpost_testkit::Proc);
 
 impl Proc {
     fn spawn(args: &[&str], cwd: &Path) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn outpost");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Proc {
-            child: ChildGuard(child),
-            lines,
-            seen: Vec::new(),
-        }
+        Proc(outpost_testkit::Proc::spawn(
+            Command::new(BIN).args(args).current_dir(cwd),
+        ))
     }
 
-    /// Waits for an output line containing `needle` and returns it.
     fn wait_line(&mut self, needle: &str) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no output line containing {needle:?}; saw:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
+        self.0.wait_line(needle, WAIT)
     }
 
-    /// Every line printed so far.
     fn output(&mut self) -> String {
-        while let Ok(l) = self.lines.try_recv() {
-            self.seen.push(l);
-        }
-        self.seen.join("\n")
+        self.0.output()
     }
 
     fn addr_after(&mut self, needle: &str) -> SocketAddr {
-        let line = self.wait_line(needle);
-        line.rsplit("http://")
-            .next()
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("address in {line:?}: {e}"))
+        self.0.addr_after(needle, WAIT)
     }
 }
 
@@ -215,7 +161,7 @@ impl Fleet {
 
     /// Kills node `i` and starts it again on its own directory.
     fn restart_node(&mut self, i: usize) {
-        let child = &mut self.nodes[i].proc.child.0;
+        let child = &mut self.nodes[i].proc.0.child.0;
         let _ = child.kill();
         let _ = child.wait();
         self.start_node(i);
@@ -223,8 +169,8 @@ impl Fleet {
 
     fn kill_control(&mut self) {
         let mut c = self.control.take().expect("control plane running");
-        let _ = c.child.0.kill();
-        let _ = c.child.0.wait();
+        let _ = c.0.child.0.kill();
+        let _ = c.0.child.0.wait();
     }
 
     fn restart_control(&mut self) {

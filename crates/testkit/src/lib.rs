@@ -126,3 +126,86 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A spawned server process whose stdout and stderr lines are collected, so
+/// a test can wait for what it prints. Killed when dropped.
+pub struct Proc {
+    /// The process (kill it early through this).
+    pub child: ChildGuard,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdin closed and stdout/stderr captured.
+    pub fn spawn(cmd: &mut std::process::Command) -> Proc {
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn server process");
+        let (tx, lines) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Proc {
+            child: ChildGuard(child),
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for an output line containing `needle` and returns it; panics
+    /// with everything printed so far after `timeout`.
+    pub fn wait_line(&mut self, needle: &str, timeout: Duration) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!(
+                    "no output line containing {needle:?}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Every line printed so far.
+    pub fn output(&mut self) -> String {
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        self.seen.join("\n")
+    }
+
+    /// The address in the first line containing `needle` (`... http://ADDR`).
+    pub fn addr_after(&mut self, needle: &str, timeout: Duration) -> SocketAddr {
+        let line = self.wait_line(needle, timeout);
+        line.rsplit("http://")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|e| panic!("address in {line:?}: {e}"))
+    }
+}
