@@ -18,7 +18,7 @@ use rquickjs::{
     atom::PredefinedAtom,
     class::Trace,
     function::{Opt, This},
-    Array, Class, Ctx, Function, JsLifetime, Object, Result, Value,
+    Array, Class, Ctx, JsLifetime, Object, Result, Value,
 };
 
 use crate::blob::{blob_data, now_ms, BlobData, File, MimeType};
@@ -760,25 +760,10 @@ impl<'js> FormDataIterator<'js> {
     }
 }
 
-/// `%IteratorPrototype%`, so the iterators get `[Symbol.iterator]` and the
-/// iterator helpers.
-fn iterator_prototype<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
-    let array = Array::new(ctx.clone())?;
-    let method: Function = array.as_object().get(PredefinedAtom::SymbolIterator)?;
-    let it: Object = method.call((This(array),))?;
-    it.get_prototype()
-        .and_then(|p| p.get_prototype())
-        .ok_or(rquickjs::Error::Unknown)
-}
-
 /// Installs `FormData`.
 pub fn init(ctx: &Ctx<'_>) -> Result<()> {
     crate::webidl::define_interface::<FormData>(ctx)?;
-    let proto = Class::<FormData>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
-    let entries: Value = proto.get("entries")?;
-    proto.set(PredefinedAtom::SymbolIterator, entries)?;
-    let iter_proto = Class::<FormDataIterator>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
-    iter_proto.set_prototype(Some(&iterator_prototype(ctx)?))?;
+    crate::webidl::install_pair_iterable::<FormData, FormDataIterator>(ctx)?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use rquickjs::{
     class::Trace,
     function::{Opt, This},
     object::Filter,
-    Array, Atom, Class, Ctx, Function, JsLifetime, Object, Result, Value,
+    Array, Atom, Class, Ctx, JsLifetime, Object, Result, Value,
 };
 use url::{form_urlencoded, quirks};
 
@@ -637,27 +637,11 @@ impl<'js> UrlSearchParamsIterator<'js> {
     }
 }
 
-/// `%IteratorPrototype%`, so the iterators get `[Symbol.iterator]` and the
-/// iterator helpers.
-fn iterator_prototype<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
-    let array = Array::new(ctx.clone())?;
-    let method: Function = array.as_object().get(PredefinedAtom::SymbolIterator)?;
-    let it: Object = method.call((This(array),))?;
-    it.get_prototype()
-        .and_then(|p| p.get_prototype())
-        .ok_or(rquickjs::Error::Unknown)
-}
-
 /// Installs `URL` and `URLSearchParams`.
 pub fn init(ctx: &Ctx<'_>) -> Result<()> {
     crate::webidl::define_interface::<Url>(ctx)?;
     crate::webidl::define_interface::<UrlSearchParams>(ctx)?;
-    let proto = Class::<UrlSearchParams>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
-    let entries: Value = proto.get("entries")?;
-    proto.set(PredefinedAtom::SymbolIterator, entries)?;
-    let iter_proto =
-        Class::<UrlSearchParamsIterator>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
-    iter_proto.set_prototype(Some(&iterator_prototype(ctx)?))?;
+    crate::webidl::install_pair_iterable::<UrlSearchParams, UrlSearchParamsIterator>(ctx)?;
     Ok(())
 }
 

@@ -502,6 +502,32 @@ pub fn buffer_source<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Result<Option<B
     array_buffer_view(ctx, value)
 }
 
+/// Wires a WebIDL pair-iterable interface `C` and its iterator class `It`:
+/// `C.prototype[Symbol.iterator]` is the same function as `entries`, and the
+/// iterator's prototype inherits from %IteratorPrototype%.
+///
+/// Spec: <https://webidl.spec.whatwg.org/#es-iterable>
+pub fn install_pair_iterable<'js, C: JsClass<'js>, It: JsClass<'js>>(ctx: &Ctx<'js>) -> Result<()> {
+    let proto = rquickjs::Class::<C>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
+    let entries: Value = proto.get("entries")?;
+    proto.set(rquickjs::atom::PredefinedAtom::SymbolIterator, entries)?;
+    let iter_proto = rquickjs::Class::<It>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
+    iter_proto.set_prototype(Some(&iterator_prototype(ctx)?))?;
+    Ok(())
+}
+
+/// %IteratorPrototype%, found through an array iterator.
+fn iterator_prototype<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    let array = rquickjs::Array::new(ctx.clone())?;
+    let method: Function = array
+        .as_object()
+        .get(rquickjs::atom::PredefinedAtom::SymbolIterator)?;
+    let it: Object = method.call((rquickjs::function::This(array),))?;
+    it.get_prototype()
+        .and_then(|p| p.get_prototype())
+        .ok_or(rquickjs::Error::Unknown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
