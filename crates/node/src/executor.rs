@@ -33,7 +33,13 @@ pub fn bind_reuseport(addr: SocketAddr) -> Result<std::net::TcpListener, NodeErr
     Ok(socket.into())
 }
 
-type CacheKey = (String, u64);
+/// A deployment version's identity: the address of its shared spec, which the
+/// cache keeps alive (through the isolate or the pending start) while keyed.
+type CacheKey = usize;
+
+fn key_of(spec: &Arc<WorkerSpec>) -> CacheKey {
+    Arc::as_ptr(spec) as usize
+}
 
 /// What one executor thread owns.
 pub struct ThreadState {
@@ -62,13 +68,8 @@ impl ThreadState {
         self: &Rc<Self>,
         spec: &Arc<WorkerSpec>,
     ) -> Result<Rc<Isolate>, StartError> {
-        let key = (spec.name.clone(), spec.version);
-        let slot = self
-            .cache
-            .borrow_mut()
-            .entry(key.clone())
-            .or_default()
-            .clone();
+        let key = key_of(spec);
+        let slot = self.cache.borrow_mut().entry(key).or_default().clone();
         let result = slot
             .get_or_try_init(|| async {
                 let fresh = self.pool.take().await?;
@@ -87,7 +88,7 @@ impl ThreadState {
 
     /// Drops a poisoned isolate from the cache so the next request starts afresh.
     pub fn discard(&self, iso: &Rc<Isolate>) {
-        let key = (iso.spec().name.clone(), iso.spec().version);
+        let key = key_of(iso.spec());
         let mut cache = self.cache.borrow_mut();
         if let Some(slot) = cache.get(&key) {
             if slot.get().is_some_and(|cached| Rc::ptr_eq(cached, iso)) {
@@ -106,12 +107,16 @@ impl ThreadState {
     /// Drops isolates that are idle too long or run a replaced version.
     fn sweep(&self) {
         let mut cache = self.cache.borrow_mut();
-        cache.retain(|(name, version), slot| {
+        cache.retain(|_, slot| {
             let Some(iso) = slot.get() else { return true };
             if iso.in_flight() > 0 {
                 return true;
             }
-            let current = self.routes.get(name).is_some_and(|s| s.version == *version);
+            let spec = iso.spec();
+            let current = self
+                .routes
+                .get(&spec.name)
+                .is_some_and(|s| s.version == spec.version);
             current && iso.last_used().elapsed() < IDLE_EVICTION && iso.poisoned().is_none()
         });
     }
