@@ -109,6 +109,10 @@ pub enum Error {
         found: String,
     },
 
+    /// The transaction a write was committed with (group commit) failed,
+    /// so the write did not happen.
+    #[error("the write's commit failed: {0}")]
+    GroupCommit(String),
     /// Encoded log bytes are malformed (truncated, bad checksum, unknown
     /// version or tag).
     #[error("corrupt log data: {0}")]

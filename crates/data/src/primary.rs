@@ -1,5 +1,6 @@
 //! The writable primary: a database plus its replication log.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,7 +45,22 @@ pub struct Primary {
     writer: Mutex<Writer>,
     reader: Mutex<(Connection, Arc<Auth>)>,
     head: AtomicU64,
+    commit_hooks: Mutex<Vec<CommitHook>>,
+    /// Writes waiting for the writer (see [`Primary::write`]).
+    queue: Mutex<Vec<Queued>>,
 }
+
+/// A write as queued for group commit: its body, type-erased, and where its
+/// outcome goes.
+type Job = Box<dyn FnOnce(&mut Txn<'_>) -> Result<Box<dyn Any + Send>> + Send>;
+
+struct Queued {
+    job: Job,
+    reply: std::sync::mpsc::SyncSender<Result<Write<Box<dyn Any + Send>>>>,
+}
+
+/// Called with the new head after each commit that changed the database.
+type CommitHook = Box<dyn Fn(Position) + Send + Sync>;
 
 impl std::fmt::Debug for Primary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,6 +207,8 @@ impl Primary {
             }),
             reader: Mutex::new(reader),
             head: AtomicU64::new(head),
+            commit_hooks: Mutex::new(Vec::new()),
+            queue: Mutex::new(Vec::new()),
         })
     }
 
@@ -207,19 +225,21 @@ impl Primary {
     /// Runs one statement (read or write) in its own transaction and returns
     /// its rows (for `RETURNING` or a `SELECT`), counters and bookmark.
     pub fn execute(&self, sql: &str, params: &[Value]) -> Result<Write<StatementResult>> {
-        self.write(|txn| {
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.write(move |txn| {
             let started = Instant::now();
-            let (mut stmt, ddl) = txn.prepare(sql)?;
-            txn.run(&mut stmt, ddl, params, started)
+            let (mut stmt, ddl) = txn.prepare(&sql)?;
+            txn.run(&mut stmt, ddl, &params, started)
         })
     }
 
     /// Runs statements in one transaction: all take effect, or (on the first
     /// failure, whose error is returned) none do and no log entry is written.
     pub fn batch(&self, statements: &[Statement]) -> Result<Write<Vec<StatementResult>>> {
-        self.write(|txn| {
+        let statements = statements.to_vec();
+        self.write(move |txn| {
             let mut out = Vec::with_capacity(statements.len());
-            for s in statements {
+            for s in &statements {
                 let started = Instant::now();
                 let (mut stmt, ddl) = txn.prepare(&s.sql)?;
                 out.push(txn.run(&mut stmt, ddl, &s.params, started)?);
@@ -231,10 +251,11 @@ impl Primary {
     /// Runs a script of `;`-separated statements without parameters in one
     /// transaction, like D1's `exec()` (all or nothing).
     pub fn exec(&self, script: &str) -> Result<Write<ExecSummary>> {
-        self.write(|txn| {
+        let script = script.to_owned();
+        self.write(move |txn| {
             let started = Instant::now();
             let conn = txn.conn;
-            let mut batch = rusqlite::Batch::new(conn, script);
+            let mut batch = rusqlite::Batch::new(conn, &script);
             let mut count = 0;
             loop {
                 txn.auth.begin_statement();
@@ -377,10 +398,65 @@ impl Primary {
         auth.internal(|| Ok(content_hash(conn)))?
     }
 
-    fn write<T>(&self, body: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> Result<Write<T>> {
-        let mut w = lock(&self.writer);
-        let out = w.transaction(body);
-        self.head.store(w.head, Ordering::Release);
+    /// Registers `hook` to be called with the new head after every commit
+    /// that changes the database (after the commit is durable), e.g. to wake
+    /// replicas long-polling for the log. Hooks run on the writing thread:
+    /// they must be quick and must not write to this primary.
+    pub fn on_commit(&self, hook: impl Fn(Position) + Send + Sync + 'static) {
+        lock(&self.commit_hooks).push(Box::new(hook));
+    }
+
+    /// Runs `body` as one write with its own log entry, committed together
+    /// with whatever other writes are waiting (group commit): the thread
+    /// that gets the writer runs every queued write, each inside a
+    /// savepoint (a failing one is rolled back alone), and commits them
+    /// with one fsync. Each write still gets its own position, in queue
+    /// order, and is acknowledged only after the shared commit.
+    fn write<T: Send + 'static>(
+        &self,
+        body: impl FnOnce(&mut Txn<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<Write<T>> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        lock(&self.queue).push(Queued {
+            job: Box::new(move |txn| body(txn).map(|v| Box::new(v) as Box<dyn Any + Send>)),
+            reply,
+        });
+        let out = loop {
+            if let Ok(done) = answer.try_recv() {
+                break done;
+            }
+            let mut w = lock(&self.writer);
+            // A leader may have run ours while we waited for the writer.
+            if let Ok(done) = answer.try_recv() {
+                break done;
+            }
+            let queued = std::mem::take(&mut *lock(&self.queue));
+            let (jobs, replies): (Vec<Job>, Vec<_>) =
+                queued.into_iter().map(|q| (q.job, q.reply)).unzip();
+            let results = w.transactions(jobs);
+            self.head.store(w.head, Ordering::Release);
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        };
+        let out = out.map(|w| Write {
+            output: *w
+                .output
+                .downcast::<T>()
+                .expect("a write's output has its own type"),
+            position: w.position,
+            changed_db: w.changed_db,
+        });
+        if let Ok(Write {
+            changed_db: true,
+            position,
+            ..
+        }) = &out
+        {
+            for hook in lock(&self.commit_hooks).iter() {
+                hook(*position);
+            }
+        }
         out
     }
 }
@@ -394,6 +470,68 @@ fn log_head(conn: &Connection, compacted_through: Position) -> rusqlite::Result<
 }
 
 impl Writer {
+    /// Runs `jobs` as one SQLite transaction, each in a savepoint, and
+    /// returns each one's outcome (a lone job runs without a savepoint).
+    fn transactions(&mut self, mut jobs: Vec<Job>) -> Vec<Result<Write<Box<dyn Any + Send>>>> {
+        if jobs.len() == 1 {
+            return vec![self.transaction(jobs.pop().expect("one job"))];
+        }
+        let auth = self.auth.clone();
+        if !self.conn.is_autocommit() {
+            let _ = auth.internal(|| self.conn.execute_batch("ROLLBACK"));
+        }
+        if let Err(e) = auth.internal(|| self.conn.execute_batch("BEGIN IMMEDIATE")) {
+            let why = e.to_string();
+            return jobs
+                .iter()
+                .map(|_| Err(Error::GroupCommit(why.clone())))
+                .collect();
+        }
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let savepoint = auth.internal(|| self.conn.execute_batch("SAVEPOINT outpost_write"));
+            let outcome = savepoint
+                .map_err(Error::from)
+                .and_then(|()| self.run_txn(job));
+            let end = match &outcome {
+                Ok(_) => "RELEASE outpost_write",
+                Err(_) => "ROLLBACK TO outpost_write; RELEASE outpost_write",
+            };
+            let _ = auth.internal(|| self.conn.execute_batch(end));
+            outcomes.push(outcome);
+        }
+        match auth.internal(|| self.conn.execute_batch("COMMIT")) {
+            Ok(()) => outcomes
+                .into_iter()
+                .map(|o| {
+                    o.map(|(output, entry)| {
+                        if let Some(p) = entry {
+                            self.head = self.head.max(p);
+                        }
+                        Write {
+                            output,
+                            position: entry.unwrap_or(self.head),
+                            changed_db: entry.is_some(),
+                        }
+                    })
+                })
+                .collect(),
+            Err(e) => {
+                let _ = auth.internal(|| self.conn.execute_batch("ROLLBACK"));
+                // Nothing of the batch is in the log: back to the real head.
+                let conn = &self.conn;
+                if let Ok(head) = auth.internal(|| log_head(conn, self.compacted_through)) {
+                    self.head = head;
+                }
+                let why = e.to_string();
+                outcomes
+                    .iter()
+                    .map(|_| Err(Error::GroupCommit(why.clone())))
+                    .collect()
+            }
+        }
+    }
+
     fn transaction<T>(&mut self, body: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> Result<Write<T>> {
         let auth = self.auth.clone();
         if !self.conn.is_autocommit() {
