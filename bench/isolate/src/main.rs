@@ -31,6 +31,7 @@ fn spec(name: &str, bundle: &Bundle) -> anyhow::Result<Arc<WorkerSpec>> {
         limits: Limits::default(),
         dev: false,
         allow_private_fetch: false,
+        cache: None,
     }))
 }
 

@@ -5,7 +5,10 @@ use outpost_data::Value as SqlValue;
 use rquickjs::{object::Property, Array, Ctx, Exception, Function, Object, Promise, Result, Value};
 
 /// An error as the bindings surface it: the JS class and the message.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable, because a remote primary's errors travel to the node
+/// whose worker made the call (see [`crate::remote`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "class", content = "message")]
 pub(crate) enum JsError {
     /// A plain `Error` (what D1 and KV use for operation failures).
     Error(String),

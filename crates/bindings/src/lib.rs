@@ -15,13 +15,15 @@
 //! shared by every isolate and executor thread; its connections are guarded
 //! by the primary's mutexes.
 //!
-//! Calls run inline on the executor thread that makes them: a local SQLite
-//! statement takes microseconds, so the promises they return are already
-//! settled. (A replica that forwards writes to a remote primary will need
-//! real asynchrony; that comes with replication over HTTP.)
+//! With the primary in this process, calls run inline on the executor
+//! thread that makes them: a local SQLite statement takes microseconds, so
+//! the promises they return are already settled. On a node that holds a
+//! replica ([`d1::ReplicaLink`], [`KvStore::replica`]), reads are local and
+//! writes travel to the primary through a [`remote::RemotePrimary`], and
+//! their promises settle when the answer arrives.
 //!
 //! Bookmarks are real: a D1 session's bookmark is the data core's commit
-//! position, so the same bookmarks will route reads to replicas later.
+//! position, which is also how far a replica has applied the log.
 
 #![warn(missing_docs)]
 
@@ -29,6 +31,7 @@ pub mod clock;
 pub mod d1;
 mod js;
 pub mod kv;
+pub mod remote;
 
 #[cfg(test)]
 mod testing;
@@ -96,6 +99,24 @@ impl LocalData {
         let path = db_file(state_dir, "kv", id)?;
         open_once(&self.kv, path, |p| KvBinding::open(p, Durability::Normal))
     }
+}
+
+/// The ids of the databases of `kind` (`d1` or `kv`) stored under
+/// `state_dir`, sorted.
+pub fn stored_ids(state_dir: &Path, kind: &str) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(state_dir.join(kind))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".sqlite"))
+                .map(str::to_string)
+        })
+        .collect();
+    ids.sort();
+    ids
 }
 
 fn open_once<B: Clone>(

@@ -1,10 +1,11 @@
 //! The bundle builder shared by `outpost dev` and `outpost deploy`, so what
 //! runs in dev is what deploys: read the config, find the entry and the
-//! project root, and walk the module graph into a [`Bundle`].
+//! project root, and walk the module graph into a [`Bundle`] with
+//! [`outpost_bundler`] (TypeScript, JSON/text modules, `node_modules`).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use outpost_config::{VarValue, WorkerConfig};
 use outpost_runtime::{Bundle, EnvValue};
 
@@ -48,12 +49,10 @@ pub fn build(entry: Option<&Path>, config: Option<&WorkerConfig>) -> anyhow::Res
         }
         _ => project_root(&entry),
     };
-    let entry_name = entry
-        .strip_prefix(&root)
-        .context("entry is outside the project root")?
-        .to_string_lossy()
-        .replace('\\', "/");
-    let bundle = Bundle::from_root(&root, &entry_name)?;
+    if !entry.starts_with(&root) {
+        bail!("entry is outside the project root {}", root.display());
+    }
+    let bundle = outpost_bundler::build(&root, &entry)?;
     let name = config.and_then(|c| c.name.clone()).unwrap_or_else(|| {
         entry
             .file_stem()

@@ -88,6 +88,9 @@ fn build(
         limits,
         dev: true,
         allow_private_fetch: true,
+        cache: Some(outpost_cache::open_shared(
+            &vars_dir.join(outpost_bindings::STATE_DIR),
+        )),
     });
     Ok((Build { spec, watched }, config))
 }

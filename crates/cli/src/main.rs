@@ -2,6 +2,8 @@
 //! arguments, sets up logging, and hands off to one module per subcommand.
 
 mod build;
+mod build_cmd;
+mod data_cmd;
 mod dev;
 mod remote;
 mod serve;
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve a worker locally, reloading it when its files change.
     Dev(dev::DevArgs),
+    /// Build the worker's bundle (TypeScript, npm packages) and print its hash.
+    Build(build_cmd::BuildArgs),
     /// Run the platform: control plane and edge node (or either alone).
     Serve(serve::ServeArgs),
     /// Build the worker, upload it as a new version, and wait for every node to run it.
@@ -34,8 +38,12 @@ enum Command {
     Routes(remote::RoutesArgs),
     /// Create, list or revoke control API tokens.
     Token(remote::TokenArgs),
-    /// List the nodes following the control plane and what they run.
+    /// List the nodes following the control plane, what they run and their replicas' lag.
     Nodes(remote::NodesArgs),
+    /// D1 databases: list, create, execute SQL, export as SQL.
+    Db(data_cmd::DbArgs),
+    /// KV namespaces: put, get, delete, list keys.
+    Kv(data_cmd::KvArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +63,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev::run(args),
+        Command::Build(args) => build_cmd::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Deploy(args) => remote::deploy(args),
         Command::Rollback(args) => remote::rollback(args),
@@ -63,6 +72,8 @@ fn main() -> std::process::ExitCode {
         Command::Routes(args) => remote::routes(args),
         Command::Token(args) => remote::token(args),
         Command::Nodes(args) => remote::nodes(args),
+        Command::Db(args) => data_cmd::db(args),
+        Command::Kv(args) => data_cmd::kv(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

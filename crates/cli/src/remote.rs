@@ -19,8 +19,9 @@ use bytes::Bytes;
 use http::Method;
 use outpost_config::{VarValue, WorkerConfig};
 use outpost_control::api::{
-    BundleInfo, CreatedToken, Deployed, NewToken, NewVersion, NodeStatus, Rollback, RouteEntry,
-    RoutesInfo, Scope, TokenInfo, VersionInfo, BUNDLE_HASH_HEADER,
+    BundleInfo, CreatedToken, DataBinding, DataBindings, Deployed, NewToken, NewVersion,
+    NodeStatus, Rollback, RouteEntry, RoutesInfo, Scope, TokenInfo, VersionInfo,
+    BUNDLE_HASH_HEADER,
 };
 use outpost_control::Client;
 use outpost_runtime::content_hash;
@@ -43,11 +44,11 @@ pub struct RemoteArgs {
 }
 
 impl RemoteArgs {
-    fn config(&self) -> anyhow::Result<Option<WorkerConfig>> {
+    pub(crate) fn config(&self) -> anyhow::Result<Option<WorkerConfig>> {
         crate::build::load_config(self.config.as_deref())
     }
 
-    fn client(&self, config: Option<&WorkerConfig>) -> anyhow::Result<Client> {
+    pub(crate) fn client(&self, config: Option<&WorkerConfig>) -> anyhow::Result<Client> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let url = self
             .control
@@ -77,7 +78,7 @@ impl RemoteArgs {
     }
 }
 
-fn block_on<F: Future>(f: F) -> anyhow::Result<F::Output> {
+pub(crate) fn block_on<F: Future>(f: F) -> anyhow::Result<F::Output> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -112,8 +113,17 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let config = args.remote.config()?;
     if let Some(c) = &config {
         c.log_warnings();
-        if !c.d1_databases.is_empty() || !c.kv_namespaces.is_empty() {
-            eprintln!("warning: D1 and KV bindings are not deployed to nodes yet; the worker runs without them");
+        let regions = c
+            .d1_databases
+            .iter()
+            .filter_map(|d| d.primary_region.as_deref())
+            .chain(
+                c.kv_namespaces
+                    .iter()
+                    .filter_map(|k| k.primary_region.as_deref()),
+            );
+        for region in regions {
+            eprintln!("warning: primary_region = \"{region}\" is not supported yet: every primary lives with the control plane");
         }
     }
     let client = args.remote.client(config.as_ref())?;
@@ -130,7 +140,28 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let mut vars = BTreeMap::new();
     let mut cpu_ms = None;
     let mut routes = None;
+    let mut data = DataBindings::default();
     if let Some(c) = &config {
+        data.d1 = c
+            .d1_databases
+            .iter()
+            .map(|d| DataBinding {
+                binding: d.binding.clone(),
+                // As in `outpost dev`: the name when there is no id.
+                id: match d.database_id.as_str() {
+                    "" => d.database_name.clone(),
+                    id => id.to_string(),
+                },
+            })
+            .collect();
+        data.kv = c
+            .kv_namespaces
+            .iter()
+            .map(|k| DataBinding {
+                binding: k.binding.clone(),
+                id: k.id.clone(),
+            })
+            .collect();
         for (k, v) in &c.vars {
             let value = match v {
                 VarValue::Text(s) => serde_json::Value::String(s.clone()),
@@ -181,6 +212,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<()> {
                     cpu_ms,
                     routes,
                     message: args.message.clone(),
+                    data,
                 },
             )
             .await
@@ -636,6 +668,19 @@ pub fn nodes(args: NodesArgs) -> anyhow::Result<()> {
         );
         for (w, e) in &r.errors {
             println!("    {w}: {e}");
+        }
+        for (db, st) in &r.data {
+            println!(
+                "    replica {db}: position {} of {} (lag {} entries, {} ms){}",
+                st.position,
+                st.head,
+                st.head.saturating_sub(st.position),
+                st.lag_ms,
+                st.error
+                    .as_deref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            );
         }
     }
     Ok(())

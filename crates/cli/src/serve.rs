@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// A file holding the node token for `--control`.
     #[arg(long, requires = "control")]
     token_file: Option<PathBuf>,
+    /// Log entries each data primary keeps for replicas to catch up from
+    /// (control plane); a replica further behind bootstraps from a snapshot.
+    #[arg(long, default_value_t = 10_000, conflicts_with = "control")]
+    log_retain: u64,
     /// Executor threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -82,6 +86,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 dir: args.dir.clone(),
                 addr: SocketAddr::new(args.ip, args.control_port),
                 domain: args.domain.clone(),
+                region: args.region.clone(),
+                log_retain: args.log_retain,
             })?;
             println!("Control API on {}", server.url());
             let token_path = server.admin_token_path().canonicalize()?;
@@ -115,6 +121,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 token,
                 dir: args.dir.join("node"),
                 region: args.region.clone(),
+                // The embedded node's workers use the primaries directly.
+                data: control.as_ref().map(|c| c.data()),
             },
             routes.clone(),
         )?;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use outpost_data::Position;
 use serde::{Deserialize, Serialize};
 
 /// Header a node sends with each long-poll of `/v1/state`: its
@@ -70,6 +71,9 @@ pub struct DesiredState {
     pub version: u64,
     /// Domain of the default hosts `<worker>.<domain>`.
     pub domain: String,
+    /// The control plane's region, where the data primaries are.
+    #[serde(default)]
+    pub region: String,
     /// Every worker with an active version, by name.
     pub workers: Vec<WorkerState>,
     /// Route patterns, in no particular order (nodes sort by specificity).
@@ -98,6 +102,38 @@ pub struct WorkerState {
     /// CPU time per request in milliseconds (`[limits] cpu_ms`), if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_ms: Option<u32>,
+    /// The worker's D1 and KV bindings.
+    #[serde(default, skip_serializing_if = "DataBindings::is_empty")]
+    pub data: DataBindings,
+}
+
+/// A worker's data bindings (`[[d1_databases]]`, `[[kv_namespaces]]`).
+/// The databases' primaries live with the control plane; every node binds
+/// a replica (or, in the control plane's own process, the primary).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataBindings {
+    /// D1 databases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub d1: Vec<DataBinding>,
+    /// KV namespaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kv: Vec<DataBinding>,
+}
+
+impl DataBindings {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.d1.is_empty() && self.kv.is_empty()
+    }
+}
+
+/// One data binding: the name on `env` and the database's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataBinding {
+    /// The name under which the database appears on `env`.
+    pub binding: String,
+    /// The database's id (`database_id` or the KV namespace `id`).
+    pub id: String,
 }
 
 /// A route pattern and the worker it sends requests to.
@@ -127,6 +163,9 @@ pub struct NodeReport {
     /// (it keeps serving the previous one).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, String>,
+    /// The node's replicas, keyed `<kind>/<id>` (`d1/shop`, `kv/sessions`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, ReplicaStatus>,
 }
 
 /// One worker as a node runs it.
@@ -136,6 +175,21 @@ pub struct RunningWorker {
     pub version: u64,
     /// Deployment number (see [`WorkerState::deployment`]).
     pub deployment: u64,
+}
+
+/// How a replica stands, as the node reports it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaStatus {
+    /// The replica's log position.
+    pub position: Position,
+    /// The primary's head when last heard from.
+    pub head: Position,
+    /// Milliseconds since the replica last had every entry the primary
+    /// had (0 when caught up).
+    pub lag_ms: u64,
+    /// The last failure to pull, if the latest attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A node as `GET /v1/nodes` lists it.
@@ -180,6 +234,9 @@ pub struct NewVersion {
     /// A note shown by `outpost versions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// D1 and KV bindings; their databases are created if new.
+    #[serde(default, skip_serializing_if = "DataBindings::is_empty")]
+    pub data: DataBindings,
 }
 
 /// `POST /v1/workers/<name>/rollback` body.

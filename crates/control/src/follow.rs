@@ -32,8 +32,12 @@ use tokio::sync::watch;
 
 use crate::api::{DesiredState, NodeReport, RunningWorker, WorkerState, NODE_REPORT_HEADER};
 use crate::client::{api_error, Client, ClientError};
+use crate::data::{Opened, Primaries};
+use crate::replicate::Replicas;
 use crate::server::LONG_POLL;
 use crate::ControlError;
+use outpost_bindings::remote::DataKind;
+use outpost_bindings::{D1Binding, KvBinding};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -52,6 +56,18 @@ pub struct FollowConfig {
     pub dir: PathBuf,
     /// The node's region name.
     pub region: String,
+    /// The control plane's data primaries, when the node runs in the same
+    /// process (the embedded default): workers then use them directly
+    /// instead of replicas.
+    pub data: Option<Arc<Primaries>>,
+}
+
+/// Where a node's workers find their databases.
+enum DataSource {
+    /// The primaries, in this process.
+    Embedded(Arc<Primaries>),
+    /// Replicas here, the primaries with the control plane.
+    Replicas(Box<Replicas>),
 }
 
 /// Keeps a node's routing table in step with the control plane.
@@ -71,6 +87,7 @@ pub struct Follower {
     previous_bundles: HashSet<String>,
     /// Isolate cache key of the next spec (unique within the process).
     next_spec: u64,
+    data: DataSource,
 }
 
 /// A following thread. Dropping it stops the thread.
@@ -119,6 +136,14 @@ impl Follower {
         };
         let client = Client::new(&config.control, Some(config.token.clone()))
             .map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        let data = match config.data {
+            Some(primaries) => DataSource::Embedded(primaries),
+            None => DataSource::Replicas(Box::new(Replicas::new(
+                &config.dir,
+                client.clone(),
+                &config.region,
+            ))),
+        };
         let mut follower = Follower {
             client,
             dir: config.dir,
@@ -134,6 +159,7 @@ impl Follower {
             current_bundles: HashSet::new(),
             previous_bundles: HashSet::new(),
             next_spec: 1,
+            data,
         };
         follower.restore();
         Ok(follower)
@@ -197,9 +223,9 @@ impl Follower {
                 .local_bundle(&w.bundle)
                 .ok_or_else(|| Prepare::Broken(format!("bundle {} is not on disk", w.bundle)))
                 .and_then(|bytes| self.compile(&w.bundle, &bytes))
+                .and_then(|c| self.spec(w, c))
             {
-                Ok(c) => {
-                    let spec = self.spec(w, c);
+                Ok(spec) => {
                     self.running.insert(w.name.clone(), (w.clone(), spec));
                 }
                 Err(Prepare::Broken(e) | Prepare::Transient(e)) => {
@@ -221,6 +247,10 @@ impl Follower {
         let mut backoff = MIN_BACKOFF;
         let mut down_since: Option<Instant> = None;
         loop {
+            if let DataSource::Replicas(replicas) = &mut self.data {
+                replicas.start_pulling(&stop);
+                self.report.data = replicas.report();
+            }
             let report = ascii_json(&serde_json::to_string(&self.report).unwrap_or_default());
             let path = format!(
                 "/v1/state?since={}&cluster={}",
@@ -282,6 +312,9 @@ impl Follower {
     /// changed.
     async fn apply(&mut self, desired: DesiredState) -> Result<(), String> {
         let started = Instant::now();
+        if let DataSource::Replicas(replicas) = &mut self.data {
+            replicas.set_primary_region(&desired.region);
+        }
         let mut errors = BTreeMap::new();
         let mut next: HashMap<String, (WorkerState, Arc<WorkerSpec>)> = HashMap::new();
         for w in &desired.workers {
@@ -291,9 +324,8 @@ impl Follower {
                     continue;
                 }
             }
-            match self.prepare(w).await {
-                Ok(compiled) => {
-                    let spec = self.spec(w, compiled);
+            match self.prepare(w).await.and_then(|c| self.spec(w, c)) {
+                Ok(spec) => {
                     next.insert(w.name.clone(), (w.clone(), spec));
                 }
                 Err(Prepare::Transient(e)) => return Err(e),
@@ -389,6 +421,7 @@ impl Follower {
             cluster: desired.cluster.clone(),
             version: desired.version,
             domain: desired.domain.clone(),
+            region: desired.region.clone(),
             workers,
             routes: desired.routes.clone(),
         };
@@ -483,7 +516,25 @@ impl Follower {
         Ok(compiled)
     }
 
-    fn spec(&mut self, w: &WorkerState, bundle: Arc<CompiledBundle>) -> Arc<WorkerSpec> {
+    /// The env value of a data binding.
+    fn data_binding(&mut self, kind: DataKind, id: &str) -> Result<EnvValue, ControlError> {
+        match &mut self.data {
+            DataSource::Replicas(replicas) => replicas.binding(kind, id),
+            DataSource::Embedded(primaries) => {
+                let region = primaries.region().to_string();
+                Ok(match primaries.open(kind, id)? {
+                    Opened::D1(db) => EnvValue::Binding(Arc::new(D1Binding::local_in(db, &region))),
+                    Opened::Kv(store) => EnvValue::Binding(Arc::new(KvBinding::new(store))),
+                })
+            }
+        }
+    }
+
+    fn spec(
+        &mut self,
+        w: &WorkerState,
+        bundle: Arc<CompiledBundle>,
+    ) -> Result<Arc<WorkerSpec>, Prepare> {
         let mut env: Vec<(String, EnvValue)> = w
             .vars
             .iter()
@@ -499,6 +550,19 @@ impl Follower {
             env.retain(|(name, _)| name != k);
             env.push((k.clone(), EnvValue::Text(v.clone())));
         }
+        let data = w
+            .data
+            .d1
+            .iter()
+            .map(|b| (DataKind::D1, b))
+            .chain(w.data.kv.iter().map(|b| (DataKind::Kv, b)));
+        for (kind, b) in data {
+            let value = self.data_binding(kind, &b.id).map_err(|e| {
+                Prepare::Broken(format!("{kind} binding `{}` ({}): {e}", b.binding, b.id))
+            })?;
+            env.retain(|(name, _)| *name != b.binding);
+            env.push((b.binding.clone(), value));
+        }
         let mut limits = Limits::default();
         if let Some(ms) = w.cpu_ms {
             limits.cpu = Duration::from_millis(u64::from(ms));
@@ -508,7 +572,7 @@ impl Follower {
         // built for other code or other env.
         let version = self.next_spec;
         self.next_spec += 1;
-        Arc::new(WorkerSpec {
+        Ok(Arc::new(WorkerSpec {
             name: w.name.clone(),
             version,
             bundle,
@@ -516,7 +580,8 @@ impl Follower {
             limits,
             dev: false,
             allow_private_fetch: false,
-        })
+            cache: Some(outpost_cache::open_shared(&self.dir)),
+        }))
     }
 }
 

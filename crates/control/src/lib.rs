@@ -8,6 +8,10 @@
 //! - [`server`]: the HTTP API, its tokens and scopes, and the long-poll
 //!   nodes follow (`GET /v1/state?since=N`);
 //! - [`client`]: a small HTTP client for the API (nodes and the CLI);
+//! - [`data`]: the primaries of D1 databases and KV namespaces and their
+//!   side of replication (calls, log long-poll, snapshots);
+//! - [`replicate`]: a node's replicas: pulling the log, bootstrapping from
+//!   snapshots, and the HTTP way to the primary for writes;
 //! - [`follow`]: a node's side: long-poll the desired state, fetch bundles
 //!   by hash and verify them, compile, switch the routing table atomically,
 //!   keep (and persist) the last good state, and report what it runs.
@@ -24,7 +28,9 @@
 
 pub mod api;
 pub mod client;
+pub mod data;
 pub mod follow;
+pub mod replicate;
 pub mod server;
 pub mod store;
 

@@ -19,6 +19,10 @@
 //! | `GET /v1/nodes` | read | nodes, their region and what they run |
 //! | `GET /v1/tokens`, `POST /v1/tokens`, `DELETE /v1/tokens/<id>` | admin | tokens |
 //! | `GET /v1/state?since=N` | node | the desired state, once its version passes N (else 204 after ~25 s) |
+//! | `GET /v1/data` | read | D1 databases and KV namespaces with their log positions |
+//! | `POST /v1/data/<d1\|kv>/<id>` | node or deploy | a D1 query or KV write on the primary (see [`crate::data`]) |
+//! | `GET /v1/data/<d1\|kv>/<id>/log?after=N` | node | replication log entries after N (long-poll) |
+//! | `GET /v1/data/<d1\|kv>/<id>/snapshot` | node | a consistent copy to bootstrap a replica |
 //!
 //! `read` ⊂ `deploy` ⊂ `admin`; `node` may only follow the state and fetch
 //! bundles (the state carries secrets, so `read` and `deploy` may not).
@@ -47,8 +51,13 @@ use crate::api::{
     BundleInfo, DesiredState, NewToken, NewVersion, NodeReport, NodeStatus, Rollback, RouteEntry,
     Scope, TokenInfo, BUNDLE_HASH_HEADER, NODE_REPORT_HEADER,
 };
+use crate::data::{
+    LogAnswer, Primaries, HEAD_HEADER, MAX_CALL_BYTES, MAX_LOG_ENTRIES, MAX_LOG_WAIT,
+    POSITION_HEADER,
+};
 use crate::store::Store;
 use crate::ControlError;
+use outpost_bindings::remote::DataKind;
 
 /// How long `GET /v1/state` waits for a change before answering 204.
 pub const LONG_POLL: Duration = Duration::from_secs(25);
@@ -59,6 +68,9 @@ pub const ONLINE_WINDOW: Duration = Duration::from_secs(30);
 
 /// Nodes not heard from for this long are dropped from `/v1/nodes`.
 const FORGET_NODES: Duration = Duration::from_secs(600);
+
+/// How often the data primaries' logs are compacted.
+const COMPACT_EVERY: Duration = Duration::from_secs(1);
 
 /// Largest JSON body accepted.
 const MAX_JSON_BYTES: usize = 1 << 20;
@@ -77,6 +89,11 @@ pub struct ControlConfig {
     pub addr: SocketAddr,
     /// Domain of the default hosts `<worker>.<domain>`.
     pub domain: String,
+    /// The control plane's region: where the data primaries are.
+    pub region: String,
+    /// How many log entries each data primary keeps for replicas to catch
+    /// up from; a replica further behind bootstraps from a snapshot.
+    pub log_retain: u64,
 }
 
 /// A running control plane. Dropping it stops the API.
@@ -91,6 +108,7 @@ pub struct ControlServer {
 
 struct Shared {
     store: Mutex<Store>,
+    data: Arc<Primaries>,
     state: watch::Sender<Arc<DesiredState>>,
     nodes: Mutex<HashMap<String, NodeEntry>>,
 }
@@ -113,9 +131,16 @@ impl ControlServer {
         if let Some(token) = &opened.new_admin_token {
             crate::write_private(&admin_token_path, format!("{token}\n").as_bytes())?;
         }
-        let snapshot = opened.store.snapshot()?;
+        let mut store = opened.store;
+        store.set_region(&config.region);
+        let snapshot = store.snapshot()?;
         let shared = Arc::new(Shared {
-            store: Mutex::new(opened.store),
+            store: Mutex::new(store),
+            data: Arc::new(Primaries::new(
+                &config.dir,
+                &config.region,
+                config.log_retain,
+            )),
             state: watch::Sender::new(Arc::new(snapshot)),
             nodes: Mutex::new(HashMap::new()),
         });
@@ -151,6 +176,11 @@ impl ControlServer {
             a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
         format!("http://{a}")
+    }
+
+    /// The data primaries (shared with an embedded node).
+    pub fn data(&self) -> Arc<Primaries> {
+        self.shared.data.clone()
     }
 
     /// Where the admin token is kept.
@@ -246,6 +276,15 @@ fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: watch::
                 return;
             }
         };
+        let data = shared.data.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(COMPACT_EVERY);
+            loop {
+                every.tick().await;
+                let data = data.clone();
+                let _ = tokio::task::spawn_blocking(move || data.compact()).await;
+            }
+        });
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -286,6 +325,8 @@ enum Need {
     Read,
     Deploy,
     Node,
+    /// Data calls: nodes (for their workers) and deployers (`outpost db`).
+    Data,
     Admin,
 }
 
@@ -296,6 +337,7 @@ impl Need {
             Need::Read => matches!(scope, Scope::Read | Scope::Deploy | Scope::Admin),
             Need::Deploy => matches!(scope, Scope::Deploy | Scope::Admin),
             Need::Node => matches!(scope, Scope::Node | Scope::Admin),
+            Need::Data => matches!(scope, Scope::Node | Scope::Deploy | Scope::Admin),
             Need::Admin => scope == Scope::Admin,
         }
     }
@@ -306,6 +348,7 @@ impl Need {
             Need::Read => "`read`, `deploy` or `admin`",
             Need::Deploy => "`deploy` or `admin`",
             Need::Node => "`node` or `admin`",
+            Need::Data => "`node`, `deploy` or `admin`",
             Need::Admin => "`admin`",
         }
     }
@@ -332,6 +375,10 @@ enum Endpoint {
     Tokens,
     NewToken,
     RevokeToken(String),
+    DataList,
+    DataCall(DataKind, String),
+    DataLog(DataKind, String),
+    DataSnapshot(DataKind, String),
 }
 
 impl Endpoint {
@@ -358,6 +405,12 @@ impl Endpoint {
             ("GET", ["v1", "tokens"]) => E::Tokens,
             ("POST", ["v1", "tokens"]) => E::NewToken,
             ("DELETE", ["v1", "tokens", _]) => E::RevokeToken(s(2)),
+            ("GET", ["v1", "data"]) => E::DataList,
+            ("POST", ["v1", "data", kind, _]) => E::DataCall(DataKind::parse(kind)?, s(3)),
+            ("GET", ["v1", "data", kind, _, "log"]) => E::DataLog(DataKind::parse(kind)?, s(3)),
+            ("GET", ["v1", "data", kind, _, "snapshot"]) => {
+                E::DataSnapshot(DataKind::parse(kind)?, s(3))
+            }
             _ => return None,
         })
     }
@@ -368,7 +421,11 @@ impl Endpoint {
             E::Health => Need::None,
             E::GetBundle(_) => Need::Any,
             E::State => Need::Node,
-            E::Workers | E::Versions(_) | E::Secrets(_) | E::Routes | E::Nodes => Need::Read,
+            E::Workers | E::Versions(_) | E::Secrets(_) | E::Routes | E::Nodes | E::DataList => {
+                Need::Read
+            }
+            E::DataCall(..) => Need::Data,
+            E::DataLog(..) | E::DataSnapshot(..) => Need::Node,
             E::PutBundle(_)
             | E::NewVersion(_)
             | E::Rollback(_)
@@ -509,6 +566,33 @@ async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply, Co
             )
         }
         E::Nodes => json(StatusCode::OK, &shared.nodes()),
+        E::DataList => json(StatusCode::OK, &shared.data.list()?),
+        E::DataCall(kind, id) => {
+            crate::store::check_data_id(&id)?;
+            let body = read_body(req, MAX_CALL_BYTES).await?;
+            let data = shared.data.clone();
+            let answer = tokio::task::spawn_blocking(move || data.call(kind, &id, &body))
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))??;
+            Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(answer)))
+                .expect("response"))
+        }
+        E::DataLog(kind, id) => {
+            crate::store::check_data_id(&id)?;
+            data_log(&req, shared, kind, &id).await
+        }
+        E::DataSnapshot(kind, id) => {
+            crate::store::check_data_id(&id)?;
+            let (bytes, position) = shared.data.snapshot(kind, &id).await?;
+            Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header(POSITION_HEADER, position.to_string())
+                .body(Full::new(bytes))
+                .expect("response"))
+        }
         E::Tokens => json(
             StatusCode::OK,
             &shared.store.lock().expect("store lock").tokens()?,
@@ -717,6 +801,47 @@ async fn long_poll(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply
             }
         }
     }
+}
+
+/// `GET /v1/data/<kind>/<id>/log?after=N&max=M&wait_ms=W`.
+async fn data_log(
+    req: &Request<Incoming>,
+    shared: &Arc<Shared>,
+    kind: DataKind,
+    id: &str,
+) -> Result<Reply, ControlError> {
+    let mut after = 0;
+    let mut max = MAX_LOG_ENTRIES;
+    let mut wait = Duration::ZERO;
+    for (k, v) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        let bad = || ControlError::BadRequest(format!("bad `{k}`: {v}"));
+        match &*k {
+            "after" => after = v.parse().map_err(|_| bad())?,
+            "max" => {
+                max = v
+                    .parse::<usize>()
+                    .map_err(|_| bad())?
+                    .clamp(1, MAX_LOG_ENTRIES)
+            }
+            "wait_ms" => {
+                wait = Duration::from_millis(v.parse().map_err(|_| bad())?).min(MAX_LOG_WAIT)
+            }
+            _ => {}
+        }
+    }
+    match shared.data.log(kind, id, after, max, wait).await? {
+        LogAnswer::Entries(bytes, head) => Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header(HEAD_HEADER, head.to_string())
+            .body(Full::new(Bytes::from(bytes)))
+            .expect("response")),
+        LogAnswer::SnapshotRequired(why) => error_with(StatusCode::GONE, &why),
+        LogAnswer::Ahead(why) => Err(ControlError::Conflict(why)),
+    }
+}
+
+fn error_with(status: StatusCode, message: &str) -> Result<Reply, ControlError> {
+    json(status, &serde_json::json!({ "error": message }))
 }
 
 async fn put_bundle(

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS workers (
 CREATE TABLE IF NOT EXISTS versions (
     worker TEXT NOT NULL, version INTEGER NOT NULL, bundle TEXT NOT NULL REFERENCES bundles(hash),
     vars TEXT NOT NULL, cpu_ms INTEGER, message TEXT, created INTEGER NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (worker, version));
 CREATE TABLE IF NOT EXISTS secrets (
     worker TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (worker, key));
@@ -57,6 +58,7 @@ pub struct Store {
     conn: Connection,
     cluster: String,
     domain: String,
+    region: String,
 }
 
 /// What opening the store found.
@@ -147,7 +149,32 @@ fn check_binding_name(kind: &str, name: &str) -> Result<(), ControlError> {
     }
 }
 
+/// A database id: what `[[d1_databases]] database_id` and
+/// `[[kv_namespaces]] id` hold, and a file name on every node.
+pub(crate) fn check_data_id(id: &str) -> Result<(), ControlError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ControlError::BadRequest(format!(
+            "invalid database id `{id}`: use 1 to 128 of A-Z a-z 0-9 . _ -"
+        )))
+    }
+}
+
 impl Store {
+    /// Names the control plane's region (where the data primaries are), as
+    /// the desired state reports it. `local` until set.
+    pub fn set_region(&mut self, region: &str) {
+        self.region = region.to_string();
+    }
+
     /// Opens (or creates) the database at `path`. `domain` is the domain of
     /// default hosts; changing it from the last start changes the state.
     pub fn open(path: &Path, domain: &str) -> Result<Opened, ControlError> {
@@ -162,6 +189,15 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // State directories from before data bindings were deployed.
+        let has_data: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('versions') WHERE name = 'data')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_data {
+            conn.execute_batch("ALTER TABLE versions ADD COLUMN data TEXT NOT NULL DEFAULT '{}'")?;
+        }
         let tx = conn.transaction()?;
         let (cluster, first) = match meta(&tx, "cluster")? {
             Some(c) => (c, false),
@@ -180,6 +216,7 @@ impl Store {
         let mut store = Store {
             conn,
             cluster,
+            region: "local".to_string(),
             domain: domain.to_string(),
         };
         let new_admin_token = if first {
@@ -220,7 +257,7 @@ impl Store {
             }
         }
         let mut q = self.conn.prepare(
-            "SELECT w.name, w.active, w.deployment, v.bundle, v.vars, v.cpu_ms
+            "SELECT w.name, w.active, w.deployment, v.bundle, v.vars, v.cpu_ms, v.data
              FROM workers w JOIN versions v ON v.worker = w.name AND v.version = w.active
              ORDER BY w.name",
         )?;
@@ -234,6 +271,7 @@ impl Store {
                     vars: parse_vars(&r.get::<_, String>(4)?),
                     secrets: BTreeMap::new(),
                     cpu_ms: r.get(5)?,
+                    data: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?
@@ -247,6 +285,7 @@ impl Store {
             cluster: self.cluster.clone(),
             version: self.state_version()?,
             domain: self.domain.clone(),
+            region: self.region.clone(),
             workers,
             routes: self.route_entries()?,
         })
@@ -321,6 +360,12 @@ impl Store {
         };
         let vars =
             serde_json::to_string(&new.vars).map_err(|e| ControlError::Internal(e.to_string()))?;
+        for b in new.data.d1.iter().chain(&new.data.kv) {
+            check_binding_name("binding", &b.binding)?;
+            check_data_id(&b.id)?;
+        }
+        let data =
+            serde_json::to_string(&new.data).map_err(|e| ControlError::Internal(e.to_string()))?;
         let tx = self.conn.transaction()?;
         let known: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM bundles WHERE hash = ?1)",
@@ -356,8 +401,8 @@ impl Store {
         )?;
         let sv = bump(&tx)?;
         tx.execute(
-            "INSERT INTO versions (worker, version, bundle, vars, cpu_ms, message, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO versions (worker, version, bundle, vars, cpu_ms, message, created, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 worker,
                 version as i64,
@@ -365,7 +410,8 @@ impl Store {
                 vars,
                 new.cpu_ms,
                 new.message,
-                now()
+                now(),
+                data
             ],
         )?;
         tx.execute(

@@ -81,6 +81,7 @@ fn start_node(
             token: token.to_string(),
             dir: dir.to_path_buf(),
             region: "test".into(),
+            data: None,
         },
         routes.clone(),
     )
@@ -118,6 +119,8 @@ fn a_node_follows_deploys_secrets_and_rollbacks_and_outlives_the_control_plane()
         dir: dir.join("control"),
         addr: "127.0.0.1:0".parse().unwrap(),
         domain: "localhost".into(),
+        region: "test".into(),
+        log_retain: 10_000,
     })
     .unwrap();
     assert!(control.created_admin_token());

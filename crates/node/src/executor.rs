@@ -109,7 +109,7 @@ impl ThreadState {
         let mut cache = self.cache.borrow_mut();
         cache.retain(|_, slot| {
             let Some(iso) = slot.get() else { return true };
-            if iso.in_flight() > 0 {
+            if iso.in_flight() > 0 || iso.open_sockets() > 0 {
                 return true;
             }
             let spec = iso.spec();
@@ -146,7 +146,7 @@ impl ThreadState {
             if total <= budget {
                 break;
             }
-            if iso.in_flight() == 0 {
+            if iso.in_flight() == 0 && iso.open_sockets() == 0 {
                 tracing::info!(
                     "[{}] evicting idle isolate ({} KiB) to stay within the memory budget",
                     iso.spec().name,

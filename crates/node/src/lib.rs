@@ -6,11 +6,13 @@
 //! - [`executor`]: one thread per core, each with its own listener
 //!   (`SO_REUSEPORT`), async runtime, warm pool and isolate cache;
 //! - [`serve`]: the phases of one HTTP request on an executor thread;
+//! - [`websocket`]: WebSocket upgrades and the connections they open;
 //! - [`Node`]: starting and stopping the executor threads.
 
 pub mod executor;
 pub mod routes;
 pub mod serve;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

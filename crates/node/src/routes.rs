@@ -335,6 +335,7 @@ mod tests {
             limits: Limits::default(),
             dev: false,
             allow_private_fetch: false,
+            cache: None,
         })
     }
 

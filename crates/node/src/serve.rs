@@ -16,7 +16,7 @@ use crate::executor::ThreadState;
 /// Serves one HTTP/1.1 connection.
 pub async fn connection<I>(io: I, state: Rc<ThreadState>)
 where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let state = state.clone();
@@ -25,6 +25,7 @@ where
     if let Err(e) = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .serve_connection(io, service)
+        .with_upgrades()
         .await
     {
         tracing::debug!("connection ended: {e}");
@@ -32,7 +33,7 @@ where
 }
 
 /// The phases of one request.
-pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response<ResponseBody> {
+pub async fn request(mut req: Request<Incoming>, state: Rc<ThreadState>) -> Response<ResponseBody> {
     // 1. Route by host and path.
     let host = req
         .headers()
@@ -52,6 +53,7 @@ pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response
     };
 
     // 2. Turn the hyper request into the host request the isolate takes.
+    let mut upgrade = crate::websocket::Upgrade::of(&mut req);
     let (parts, body) = req.into_parts();
     let url = format!(
         "http://{}{}",
@@ -96,12 +98,29 @@ pub async fn request(req: Request<Incoming>, state: Rc<ThreadState>) -> Response
             continue;
         }
         let Some(req) = host_req.take() else { break };
-        let result = iso.dispatch(req).await;
+        let result = if upgrade.is_some() {
+            iso.dispatch_upgrade(req).await
+        } else {
+            iso.dispatch(req).await.map(|r| (r, None))
+        };
         if iso.poisoned().is_some() {
             state.discard(&iso);
         }
         match result {
-            Ok(resp) => return resp,
+            Ok((resp, None)) => return resp,
+            Ok((resp, Some(socket))) => {
+                return match upgrade.take() {
+                    Some(upgrade) => upgrade.accept(resp, socket, iso, state.clone()),
+                    // `dispatch` refuses sockets, so this is not reached.
+                    None => {
+                        drop(socket);
+                        plain(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Unexpected WebSocket.\n".into(),
+                        )
+                    }
+                };
+            }
             Err(DispatchError::Limit(kind)) => {
                 tracing::error!("[{}] {kind}", spec.name);
                 return plain(StatusCode::SERVICE_UNAVAILABLE, format!("{kind}\n"));
@@ -166,7 +185,7 @@ fn error_page(
     }
 }
 
-fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
+pub(crate) fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::full(Bytes::from(text)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

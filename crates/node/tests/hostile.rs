@@ -45,6 +45,7 @@ fn spec(name: &str, src: &str, limits: Limits) -> Arc<WorkerSpec> {
         limits,
         dev: true,
         allow_private_fetch: false,
+        cache: None,
     })
 }
 

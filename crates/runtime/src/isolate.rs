@@ -19,9 +19,11 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::BodyExt;
 use outpost_webapi::body::{Body, BoxError, HostBody};
+use outpost_webapi::cache::CacheStore;
 use outpost_webapi::host::HostInfo;
 use outpost_webapi::request::Request;
 use outpost_webapi::response::Response;
+use outpost_webapi::websocket::{HostSocket, SocketTarget, WsMessage};
 use rquickjs::{
     AsyncContext, AsyncRuntime, Class, Ctx, Function, Module, Object, Persistent, Value,
 };
@@ -71,7 +73,14 @@ pub struct WorkerSpec {
     pub dev: bool,
     /// Whether outbound fetch may reach private addresses.
     pub allow_private_fetch: bool,
+    /// The node's Cache API store (shared by all its workers, which it keeps
+    /// apart by worker name); `None` falls back to a per-process memory store.
+    pub cache: Option<Arc<dyn CacheStore>>,
 }
+
+/// A response, with the isolate's end of a WebSocket when it is a 101 that
+/// carries one.
+pub type Dispatched = (http::Response<ResponseBody>, Option<HostSocket>);
 
 /// A request as the host hands it over.
 pub struct HostRequest {
@@ -109,6 +118,8 @@ pub struct Isolate {
     format: HandlerFormat,
     poisoned: Cell<Option<LimitKind>>,
     in_flight: Cell<usize>,
+    /// WebSocket connections the host pumps into this isolate.
+    sockets: Cell<usize>,
     last_used: Cell<Instant>,
 }
 
@@ -144,6 +155,8 @@ impl Isolate {
                 let _ = ctx.store_userdata(HostInfo {
                     deployment: spec2.name.clone(),
                     allow_private_fetch: spec2.allow_private_fetch,
+                    cache: spec2.cache.clone(),
+                    cache_namespace: spec2.name.clone(),
                 });
                 let bind = bind
                     .restore(&ctx)
@@ -205,6 +218,7 @@ impl Isolate {
             format,
             poisoned: Cell::new(None),
             in_flight: Cell::new(0),
+            sockets: Cell::new(0),
             last_used: Cell::new(Instant::now()),
         })
     }
@@ -233,6 +247,18 @@ impl Isolate {
         self.in_flight.get()
     }
 
+    /// WebSocket connections open into this isolate; the owner must not
+    /// evict it while any is.
+    pub fn open_sockets(&self) -> usize {
+        self.sockets.get()
+    }
+
+    /// Counts a WebSocket connection as open until the guard drops.
+    pub fn hold_socket(&self) -> InFlight<'_> {
+        self.sockets.set(self.sockets.get() + 1);
+        InFlight(&self.sockets)
+    }
+
     /// When a request last entered.
     pub fn last_used(&self) -> Instant {
         self.last_used.get()
@@ -248,6 +274,18 @@ impl Isolate {
         &self,
         req: HostRequest,
     ) -> Result<http::Response<ResponseBody>, DispatchError> {
+        match self.dispatch_upgrade(req).await? {
+            (resp, None) => Ok(resp),
+            (_, Some(_socket)) => Err(DispatchError::BadResponse(
+                "The handler returned a WebSocket (status 101) for a request that is not a WebSocket upgrade (it has no `Upgrade: websocket` header)".into(),
+            )),
+        }
+    }
+
+    /// [`Isolate::dispatch`] for a request that asks for a WebSocket upgrade:
+    /// a 101 response comes with the isolate's end of the socket, for the
+    /// host to connect to the client.
+    pub async fn dispatch_upgrade(&self, req: HostRequest) -> Result<Dispatched, DispatchError> {
         if let Some(limit) = self.poisoned() {
             let _ = limit;
             return Err(DispatchError::Poisoned);
@@ -256,8 +294,9 @@ impl Isolate {
         self.last_used.set(Instant::now());
         let _guard = InFlight(&self.in_flight);
         let limits = self.spec.limits;
-        let run = self.ctx.async_with(
-            async |ctx| -> Result<http::Response<ResponseBody>, DispatchError> {
+        let run = self
+            .ctx
+            .async_with(async |ctx| -> Result<Dispatched, DispatchError> {
                 let outcome = async {
                     let dispatch = self.dispatch.clone().restore(&ctx)?;
                     let request = Class::instance(
@@ -287,8 +326,46 @@ impl Isolate {
                     Err(e) => return Err(DispatchError::Engine(e.to_string())),
                 };
                 into_host_response(&ctx, value)
-            },
-        );
+            });
+        self.metered(run).await
+    }
+
+    /// Delivers a message from a WebSocket connection to the isolate's end
+    /// and runs its listeners. Each event has the CPU and wall-clock limits
+    /// of one request, and exceeding them poisons the isolate as a request
+    /// would.
+    pub async fn socket_event(
+        &self,
+        target: &SocketTarget,
+        msg: WsMessage,
+    ) -> Result<(), DispatchError> {
+        if self.poisoned().is_some() {
+            return Err(DispatchError::Poisoned);
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.last_used.set(Instant::now());
+        let _guard = InFlight(&self.in_flight);
+        let limits = self.spec.limits;
+        let run = self
+            .ctx
+            .async_with(async |ctx| match target.deliver(&ctx, msg) {
+                Ok(()) => Ok(()),
+                Err(rquickjs::Error::Exception) => {
+                    let e = ctx.catch();
+                    Err(classify_dispatch(&ctx, &e, &limits))
+                }
+                Err(e) => Err(DispatchError::Engine(e.to_string())),
+            });
+        self.metered(run).await
+    }
+
+    /// Runs `run` under the CPU meter and the wall-clock deadline, and
+    /// poisons the isolate when either is exceeded.
+    async fn metered<T>(
+        &self,
+        run: impl std::future::Future<Output = Result<T, DispatchError>>,
+    ) -> Result<T, DispatchError> {
+        let limits = self.spec.limits;
         let metered = Metered::new(run, self.meter.clone(), limits.cpu);
         let result = match tokio::time::timeout(limits.wall, metered).await {
             Ok(MeteredOutput::Done(r)) => r,
@@ -302,7 +379,8 @@ impl Isolate {
     }
 }
 
-struct InFlight<'a>(&'a Cell<usize>);
+/// Counts something as inside an isolate until dropped.
+pub struct InFlight<'a>(&'a Cell<usize>);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -379,10 +457,7 @@ fn classify_dispatch<'js>(ctx: &Ctx<'js>, e: &Value<'js>, limits: &Limits) -> Di
 }
 
 /// Converts what the handler resolved to into a host response.
-fn into_host_response<'js>(
-    ctx: &Ctx<'js>,
-    value: Value<'js>,
-) -> Result<http::Response<ResponseBody>, DispatchError> {
+fn into_host_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Dispatched, DispatchError> {
     let Ok(response) = Class::<Response>::from_value(&value) else {
         let got = outpost_webapi::console::inspect(ctx, &value, 0).unwrap_or_default();
         return Err(DispatchError::BadResponse(format!(
@@ -393,6 +468,20 @@ fn into_host_response<'js>(
         let e = ctx.catch();
         DispatchError::BadResponse(describe_exception(ctx, &e))
     })?;
+    let socket = match &parts.web_socket {
+        Some(ws) => Some(
+            outpost_webapi::websocket::take_for_host(ctx, ws).map_err(|_| {
+                let e = ctx.catch();
+                DispatchError::BadResponse(describe_exception(ctx, &e))
+            })?,
+        ),
+        None if parts.status == 101 => {
+            return Err(DispatchError::BadResponse(
+                "A response with status 101 must carry a webSocket".into(),
+            ))
+        }
+        None => None,
+    };
     let body: ResponseBody = match parts.body {
         Body::None => ResponseBody::empty(),
         Body::Bytes(b) => ResponseBody::full(b),
@@ -405,7 +494,7 @@ fn into_host_response<'js>(
     *resp.status_mut() = http::StatusCode::from_u16(parts.status)
         .map_err(|_| DispatchError::BadResponse(format!("invalid status {}", parts.status)))?;
     *resp.headers_mut() = parts.headers;
-    Ok(resp)
+    Ok((resp, socket))
 }
 
 /// Collects a whole response body (tests and the in-process benchmark).
@@ -436,6 +525,7 @@ mod tests {
             limits,
             dev: true,
             allow_private_fetch: true,
+            cache: None,
         })
     }
 

@@ -4,9 +4,8 @@
 //!
 //! Spec: <https://w3c.github.io/webcrypto/#crypto-interface>
 //!
-//! `crypto` is an ordinary extensible object, so a later `crypto.subtle`
-//! module can add its property to it (or a getter to
-//! `Class::<Crypto>::prototype`).
+//! `crypto.subtle` is a getter here that creates the `SubtleCrypto`
+//! instance (see `crate::crypto_subtle`) on first read and caches it.
 
 use rquickjs::{
     atom::PredefinedAtom, class::Trace, object::Property, Class, Ctx, JsLifetime, Result, Value,
@@ -21,7 +20,10 @@ pub const MAX_RANDOM_BYTES: usize = 65_536;
 /// The JS `Crypto` class.
 #[derive(Trace, JsLifetime, Default)]
 #[rquickjs::class]
-pub struct Crypto {}
+pub struct Crypto<'js> {
+    /// `crypto.subtle`, made on first read (`[SameObject]`).
+    subtle: Option<Class<'js, crate::crypto_subtle::SubtleCrypto>>,
+}
 
 fn fill_random(ctx: &Ctx<'_>, buf: &mut [u8]) -> Result<()> {
     getrandom::getrandom(buf)
@@ -51,17 +53,33 @@ fn format_uuid_v4(mut bytes: [u8; 16]) -> String {
 }
 
 #[rquickjs::methods(rename_all = "camelCase")]
-impl Crypto {
+impl<'js> Crypto<'js> {
     /// `Crypto` has no public constructor.
     #[qjs(constructor)]
-    pub fn constructor(ctx: Ctx<'_>) -> Result<Self> {
+    pub fn constructor(ctx: Ctx<'js>) -> Result<Self> {
         Err(WebApiError::type_error("Illegal constructor")).or_throw(&ctx)
+    }
+
+    /// The `SubtleCrypto` instance, created on first read.
+    ///
+    /// Spec: <https://w3c.github.io/webcrypto/#Crypto-attribute-subtle>
+    #[qjs(get, enumerable, configurable)]
+    pub fn subtle(
+        &mut self,
+        ctx: Ctx<'js>,
+    ) -> Result<Class<'js, crate::crypto_subtle::SubtleCrypto>> {
+        if let Some(s) = &self.subtle {
+            return Ok(s.clone());
+        }
+        let s = crate::crypto_subtle::new_subtle(&ctx)?;
+        self.subtle = Some(s.clone());
+        Ok(s)
     }
 
     /// Fills an integer typed array with random values and returns it.
     ///
     /// Spec: <https://w3c.github.io/webcrypto/#Crypto-method-getRandomValues>
-    pub fn get_random_values<'js>(&self, ctx: Ctx<'js>, array: Value<'js>) -> Result<Value<'js>> {
+    pub fn get_random_values(&self, ctx: Ctx<'js>, array: Value<'js>) -> Result<Value<'js>> {
         let Some(view) = array_buffer_view(&ctx, &array)? else {
             return Err(WebApiError::type_error(
                 "Failed to execute 'getRandomValues' on 'Crypto': parameter 1 is not of type 'ArrayBufferView'.",
@@ -102,7 +120,7 @@ impl Crypto {
 
     /// Spec: <https://w3c.github.io/webcrypto/#Crypto-method-randomUUID>
     #[qjs(rename = "randomUUID")]
-    pub fn random_uuid(&self, ctx: Ctx<'_>) -> Result<String> {
+    pub fn random_uuid(&self, ctx: Ctx<'js>) -> Result<String> {
         let mut bytes = [0u8; 16];
         fill_random(&ctx, &mut bytes)?;
         Ok(format_uuid_v4(bytes))
@@ -202,10 +220,15 @@ mod tests {
     }
 
     #[test]
-    fn crypto_is_extensible() {
+    fn subtle_is_same_object() {
         assert_eq!(
-            run_js("crypto.subtle = { marker: 1 }; return crypto.subtle.marker + typeof crypto.getRandomValues;"),
-            "1function"
+            run_js(
+                "const s = crypto.subtle;
+                    return [s === crypto.subtle, s instanceof SubtleCrypto,
+                            Object.prototype.toString.call(s), typeof s.digest,
+                            'subtle' in Crypto.prototype].join();"
+            ),
+            "true,true,[object SubtleCrypto],function,true"
         );
     }
 }

@@ -454,6 +454,9 @@ pub fn with_listeners<'js, R>(
     if let Some(s) = obj.as_class::<AbortSignal>() {
         return Some(f(&mut s.borrow_mut().listeners));
     }
+    if let Some(w) = obj.as_class::<crate::websocket::WebSocket>() {
+        return Some(f(w.borrow_mut().listeners_mut()));
+    }
     None
 }
 

@@ -116,6 +116,11 @@ fn start<'js>(
             .or_throw(ctx)
         }
     };
+    if crate::websocket::wants_upgrade(&headers) {
+        // Workers: `Upgrade: websocket` makes fetch a WebSocket handshake.
+        let allow_private = crate::host::host_info(ctx).allow_private_fetch;
+        return crate::websocket::fetch_upgrade(ctx, url, headers, allow_private);
+    }
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| WebApiError::type_error(format!("Invalid HTTP method: {method}")))
         .or_throw(ctx)?;
@@ -616,7 +621,7 @@ fn build_client(allow_private: bool) -> HttpClient {
 /// Why a connection could not be made. It carries its cause in its message
 /// and has no source, so it is the root cause a network error names.
 #[derive(Debug)]
-struct ConnectError(String);
+pub(crate) struct ConnectError(String);
 
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -629,8 +634,9 @@ impl std::error::Error for ConnectError {}
 /// Resolves the host, drops addresses the policy forbids, and connects over
 /// TCP to the first allowed address that answers.
 #[derive(Clone)]
-struct Connector {
-    allow_private: bool,
+pub(crate) struct Connector {
+    /// Whether loopback and private addresses may be reached.
+    pub(crate) allow_private: bool,
 }
 
 impl tower_service::Service<http::Uri> for Connector {
@@ -908,6 +914,7 @@ mod tests {
         HostInfo {
             deployment: "test".into(),
             allow_private_fetch: true,
+            ..HostInfo::default()
         }
     }
 

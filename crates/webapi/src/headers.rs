@@ -189,6 +189,11 @@ fn lower_name(name: &str) -> std::result::Result<HeaderName, WebApiError> {
 
 #[rquickjs::methods]
 impl Headers {
+    #[qjs(prop, rename = rquickjs::atom::PredefinedAtom::SymbolToStringTag, configurable)]
+    fn to_string_tag() -> &'static str {
+        "Headers"
+    }
+
     #[qjs(constructor)]
     fn new<'js>(ctx: Ctx<'js>, init: Opt<Value<'js>>) -> Result<Self> {
         let mut h = Headers::default();

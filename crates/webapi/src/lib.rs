@@ -15,8 +15,11 @@
 pub mod blob;
 pub mod body;
 pub mod buffer;
+pub mod cache;
+pub mod compression;
 pub mod console;
 pub mod crypto_random;
+pub mod crypto_subtle;
 pub mod encoding;
 pub mod error;
 pub mod events;
@@ -24,13 +27,18 @@ pub mod fetch;
 pub mod formdata;
 pub mod headers;
 pub mod host;
+pub mod html_rewriter;
+mod lazy;
 pub mod misc;
 pub mod request;
 pub mod response;
+pub mod scheduler;
 pub mod streams;
 pub mod timers;
 pub mod url;
+pub mod urlpattern;
 pub mod webidl;
+pub mod websocket;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -43,10 +51,14 @@ use rquickjs::{Ctx, Result};
 pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     misc::init(ctx)?;
     events::init(ctx)?;
+    scheduler::init(ctx)?;
     encoding::init(ctx)?;
     streams::init(ctx)?;
+    compression::init(ctx)?;
     crypto_random::init(ctx)?;
+    crypto_subtle::init(ctx)?;
     url::init(ctx)?;
+    urlpattern::init(ctx)?;
     console::init(ctx)?;
     timers::init(ctx)?;
     headers::init(ctx)?;
@@ -54,6 +66,9 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     formdata::init(ctx)?;
     request::init(ctx)?;
     response::init(ctx)?;
+    html_rewriter::init(ctx)?;
     fetch::init(ctx)?;
+    websocket::init(ctx)?;
+    cache::init(ctx)?;
     Ok(())
 }

@@ -336,7 +336,8 @@ impl<'js> Cloner<'js> {
     }
 
     /// Spec: the "Error" branches of StructuredSerializeInternal and
-    /// StructuredDeserialize. The stack is kept too, as the spec suggests.
+    /// StructuredDeserialize. The stack is kept too, as the spec suggests,
+    /// and so is an own `cause` (cloned, so a cycle through it survives).
     fn clone_error(&mut self, obj: &Object<'js>) -> Result<Value<'js>> {
         const NAMES: [&str; 7] = [
             "Error",
@@ -369,7 +370,14 @@ impl<'js> Cloner<'js> {
             None => ctor.construct(())?,
         };
         copy_stack(obj, &out)?;
-        Ok(self.remember(obj, out.into_value()))
+        self.remember(obj, out.clone().into_value());
+        // `cause` is not in the HTML spec's list yet, but V8 (so workerd)
+        // and Firefox serialize it, and dropping it loses the error chain.
+        if let Some(cause) = own_data_property(obj, "cause")? {
+            let cause = self.clone_value(cause)?;
+            out.prop("cause", Property::from(cause).writable().configurable())?;
+        }
+        Ok(out.into_value())
     }
 
     fn clone_view(
@@ -547,10 +555,13 @@ mod tests {
                  class MyErr extends Error { constructor() { super('mine'); this.name = 'MyErr'; } }
                  const m = structuredClone(new MyErr());
                  const d = structuredClone(new DOMException('gone', 'AbortError'));
+                 const inner = new Error('inner'); const outer = new Error('outer', { cause: inner }); inner.cause = outer;
+                 const k = structuredClone(outer);
                  return [c instanceof RangeError, c.message, c !== e, typeof c.stack,
-                         m.constructor.name, m.message, d instanceof DOMException, d.name, d.message, d.code].join();"
+                         m.constructor.name, m.message, d instanceof DOMException, d.name, d.message, d.code,
+                         k.cause.message, k.cause.cause === k, Object.keys(k).length, 'cause' in c].join();"
             ),
-            "true,bad,true,string,Error,mine,true,AbortError,gone,20"
+            "true,bad,true,string,Error,mine,true,AbortError,gone,20,inner,true,0,false"
         );
     }
 

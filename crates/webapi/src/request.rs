@@ -196,6 +196,11 @@ pub fn parse_absolute_url(ctx: &Ctx<'_>, s: &str) -> Result<String> {
 
 #[rquickjs::methods]
 impl<'js> Request<'js> {
+    #[qjs(prop, rename = rquickjs::atom::PredefinedAtom::SymbolToStringTag, configurable)]
+    fn to_string_tag() -> &'static str {
+        "Request"
+    }
+
     #[qjs(constructor)]
     fn new(ctx: Ctx<'js>, input: Value<'js>, init: Opt<Object<'js>>) -> Result<Self> {
         let mut req = if let Ok(other) = Class::<Request>::from_value(&input) {

@@ -39,6 +39,8 @@ pub struct ResponseParts<'js> {
     pub headers: HeaderMap,
     /// The body, possibly a JS stream that the host must pump.
     pub body: Body<'js>,
+    /// The `webSocket` of a 101 response: the client end of a `WebSocketPair`.
+    pub web_socket: Option<Value<'js>>,
 }
 
 impl<'js> Response<'js> {
@@ -79,7 +81,14 @@ impl<'js> Response<'js> {
             status: self.status,
             headers: self.headers.take_map(),
             body,
+            web_socket: self.web_socket.take(),
         })
+    }
+
+    /// Sets the `webSocket` of a response made by the host (a fetch upgrade).
+    pub fn with_web_socket(mut self, ws: Value<'js>) -> Self {
+        self.web_socket = Some(ws);
+        self
     }
 }
 
@@ -135,7 +144,19 @@ fn initialize<'js>(
         }
         let ws: Value = init.get("webSocket")?;
         if !ws.is_undefined() && !ws.is_null() {
+            if !crate::websocket::is_web_socket(&ws) {
+                return Err(WebApiError::type_error(
+                    "Failed to construct 'Response': member webSocket is not of type WebSocket.",
+                ))
+                .or_throw(ctx);
+            }
             web_socket = Some(ws);
+        }
+        if web_socket.is_some() != (status == 101) {
+            return Err(WebApiError::range_error(
+                "A Response with status 101 must have a webSocket, and only a 101 Response may have one.",
+            ))
+            .or_throw(ctx);
         }
     }
     let mut slot = BodySlot::default();

@@ -137,8 +137,9 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     ))
 }
 
-/// The bytecode of `source`, compiled on first use.
-fn bytecode<'a>(
+/// The bytecode of `source`, compiled on first use. Shared with the other
+/// lazily loaded groups (see `lazy.rs`).
+pub(crate) fn bytecode<'a>(
     ctx: &Ctx<'_>,
     cache: &'a OnceLock<Vec<u8>>,
     source: &str,
@@ -187,7 +188,7 @@ fn compile(ctx: &Ctx<'_>, source: &str, name: &std::ffi::CStr) -> Result<Vec<u8>
 
 /// Loads bytecode from [`compile`] and runs it, giving the script's value
 /// (both scripts are a function expression).
-fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Function<'js>> {
+pub(crate) fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Function<'js>> {
     let raw = ctx.as_raw().as_ptr();
     // SAFETY: the bytes come from `compile` in this process (same engine
     // build), so reading them as bytecode is sound. `JS_EvalFunction` takes

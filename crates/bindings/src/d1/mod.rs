@@ -1,4 +1,4 @@
-//! `env.DB`: the D1 Workers Binding API over an [`outpost_data::Primary`].
+//! `env.DB`: the D1 Workers Binding API.
 //!
 //! API: <https://developers.cloudflare.com/d1/worker-api/>. The JS classes
 //! keep workerd's names (`D1Database`, `D1DatabaseSession`,
@@ -6,16 +6,18 @@
 //! (`D1_ERROR: no such table: x: SQLITE_ERROR`, `D1_TYPE_ERROR: ...`,
 //! `D1_COLUMN_NOTFOUND: ...`, `D1_EXEC_ERROR: ...`).
 //!
-//! Every call runs on the executor thread, inline: SQLite is local and each
-//! statement takes microseconds, so the returned promise is already settled.
-//! Reads go to the primary's read connection (they do not wait for writes);
-//! a statement SQLite says is not read-only goes to the write connection in
-//! its own transaction, and `batch()` runs in one transaction.
+//! Where a call runs is [`exec`]'s business: with the primary in this
+//! process (`outpost dev`, the embedded node) every call runs inline on the
+//! executor thread (a local statement takes microseconds, so the returned
+//! promise is already settled); on a node that holds a replica, session
+//! reads run on the replica and everything else goes to the primary over
+//! the network, settling the promise later.
 //!
 //! Bookmarks are the data core's log positions, written as 16 hex digits so
 //! that later bookmarks compare greater as strings (as D1's do).
 
-use std::cell::Cell;
+pub(crate) mod exec;
+
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -30,92 +32,59 @@ use rquickjs::{
 };
 
 use crate::js::{self, JsError};
+use crate::remote::{D1Op, WireStatement};
+use exec::{Outcome, Pending, Ran, Session, Start, Target};
+pub use exec::{ReplicaLink, REPLICA_WAIT};
 
-/// A D1 database as a binding: one local primary, shared by every isolate
-/// (and executor thread) of the process.
+/// A D1 database as a binding, shared by every isolate (and executor
+/// thread) of the process: a primary here, or a replica with its primary
+/// elsewhere.
 #[derive(Debug, Clone)]
 pub struct D1Binding {
-    db: Arc<Primary>,
+    target: Target,
 }
 
 impl D1Binding {
-    /// Opens (creating if needed) the database file at `path`.
+    /// Opens (creating if needed) the database file at `path` as a primary.
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> outpost_data::Result<Self> {
         Ok(Self::new(Arc::new(Primary::open_with(path, durability)?)))
     }
 
-    /// A binding over an already open primary.
+    /// A binding over a primary in this process (region `local`).
     pub fn new(db: Arc<Primary>) -> Self {
-        Self { db }
+        Self::local_in(db, "local")
     }
 
-    /// The database behind the binding.
-    pub fn primary(&self) -> &Arc<Primary> {
-        &self.db
+    /// A binding over a primary in this process, in `region`.
+    pub fn local_in(db: Arc<Primary>, region: &str) -> Self {
+        Self {
+            target: Target::Local(db, region.to_string()),
+        }
+    }
+
+    /// A binding over a local replica whose primary is elsewhere.
+    pub fn replicated(link: ReplicaLink) -> Self {
+        Self {
+            target: Target::Replica(Arc::new(link)),
+        }
+    }
+
+    /// The primary behind the binding, when it is in this process.
+    pub fn primary(&self) -> Option<&Arc<Primary>> {
+        match &self.target {
+            Target::Local(db, _) => Some(db),
+            Target::Replica(_) => None,
+        }
     }
 }
 
 impl EnvBinding for D1Binding {
     fn create<'js>(&self, ctx: &Ctx<'js>) -> Result<Value<'js>> {
         let db = D1Database {
-            db: self.db.clone(),
+            target: self.target.clone(),
             session: Rc::new(Session::new(Start::Primary)),
         };
         Ok(Class::instance(ctx.clone(), db)?.into_value())
-    }
-}
-
-/// The constraint a session was started with.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Start {
-    /// The database's own session: always the primary, no bookmarks.
-    Primary,
-    /// `withSession("first-primary")`.
-    FirstPrimary,
-    /// `withSession("first-unconstrained")` or `withSession()`.
-    FirstUnconstrained,
-    /// `withSession(bookmark)`.
-    Bookmark(Position),
-}
-
-/// Where a sequence of queries stands: the latest position it has seen.
-#[derive(Debug)]
-struct Session {
-    start: Start,
-    latest: Cell<Option<Position>>,
-}
-
-impl Session {
-    fn new(start: Start) -> Self {
-        let latest = match start {
-            Start::Bookmark(p) => Some(p),
-            _ => None,
-        };
-        Session {
-            start,
-            latest: Cell::new(latest),
-        }
-    }
-
-    /// Every read here is served by the primary, which has every committed
-    /// write: a bookmark the primary has reached is satisfied at once. One
-    /// beyond it came from another database (or a deleted state directory).
-    fn check(&self, db: &Primary) -> std::result::Result<(), JsError> {
-        match self.latest.get() {
-            Some(p) if p > db.position() => Err(d1_error(format!(
-                "bookmark {} is ahead of this database, which is at {}",
-                encode_bookmark(p),
-                encode_bookmark(db.position())
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// Records the position a query ran at (its commit, for a write).
-    fn observe(&self, position: Position) {
-        if self.start != Start::Primary && self.latest.get().is_none_or(|p| p < position) {
-            self.latest.set(Some(position));
-        }
     }
 }
 
@@ -134,163 +103,8 @@ pub fn decode_bookmark(text: &str) -> Option<Position> {
 }
 
 /// `D1_ERROR: <message>` with the message as its `cause`, as D1 rejects.
-fn d1_error(message: String) -> JsError {
+pub(crate) fn d1_error(message: String) -> JsError {
     JsError::WithCause(format!("D1_ERROR: {message}"), message)
-}
-
-/// SQLite's primary result code names, as D1 appends them to messages.
-fn code_name(extended_code: i32) -> &'static str {
-    match extended_code & 0xff {
-        2 => "SQLITE_INTERNAL",
-        3 => "SQLITE_PERM",
-        4 => "SQLITE_ABORT",
-        5 => "SQLITE_BUSY",
-        6 => "SQLITE_LOCKED",
-        7 => "SQLITE_NOMEM",
-        8 => "SQLITE_READONLY",
-        9 => "SQLITE_INTERRUPT",
-        10 => "SQLITE_IOERR",
-        11 => "SQLITE_CORRUPT",
-        12 => "SQLITE_NOTFOUND",
-        13 => "SQLITE_FULL",
-        14 => "SQLITE_CANTOPEN",
-        15 => "SQLITE_PROTOCOL",
-        16 => "SQLITE_EMPTY",
-        17 => "SQLITE_SCHEMA",
-        18 => "SQLITE_TOOBIG",
-        19 => "SQLITE_CONSTRAINT",
-        20 => "SQLITE_MISMATCH",
-        21 => "SQLITE_MISUSE",
-        22 => "SQLITE_NOLFS",
-        23 => "SQLITE_AUTH",
-        24 => "SQLITE_FORMAT",
-        25 => "SQLITE_RANGE",
-        26 => "SQLITE_NOTADB",
-        _ => "SQLITE_ERROR",
-    }
-}
-
-/// The message of a failed query as D1 words it (without the `D1_ERROR: `
-/// prefix): SQLite's message and its result code name.
-fn sqlite_message(e: &outpost_data::Error) -> String {
-    use rusqlite::Error as E;
-    match e {
-        outpost_data::Error::Sqlite(E::SqliteFailure(code, msg)) => {
-            let msg = msg.clone().unwrap_or_else(|| code.to_string());
-            format!("{msg}: {}", code_name(code.extended_code))
-        }
-        outpost_data::Error::Sqlite(E::SqlInputError { error, msg, .. }) => {
-            format!("{msg}: {}", code_name(error.extended_code))
-        }
-        outpost_data::Error::Sqlite(E::InvalidParameterCount(..)) => {
-            "Wrong number of parameter bindings for SQL query.".into()
-        }
-        outpost_data::Error::Sqlite(E::MultipleStatement) => {
-            "A prepared statement must hold exactly one SQL statement; use batch() or exec() for several.: SQLITE_ERROR".into()
-        }
-        outpost_data::Error::Sqlite(E::Empty) => "No SQL statements detected.: SQLITE_ERROR".into(),
-        outpost_data::Error::Forbidden(reason) => format!("not authorized: {reason}: SQLITE_AUTH"),
-        other => other.to_string(),
-    }
-}
-
-fn query_error(e: &outpost_data::Error) -> JsError {
-    d1_error(sqlite_message(e))
-}
-
-/// One statement's outcome.
-struct Ran {
-    result: StatementResult,
-    changed_db: bool,
-}
-
-impl Ran {
-    fn new(mut result: StatementResult, changed_db: bool) -> Ran {
-        // `sqlite3_changes` keeps the count of the last INSERT, UPDATE or
-        // DELETE: after a schema statement it is stale. A statement's own
-        // changes are among the rows it wrote.
-        result.meta.changes = result.meta.changes.min(result.meta.rows_written);
-        Ran { result, changed_db }
-    }
-}
-
-/// Runs one statement: on the read connection when it is read-only, else
-/// as a write transaction of its own.
-fn run_one(
-    db: &Primary,
-    session: &Session,
-    sql: &str,
-    params: &[outpost_data::Value],
-) -> std::result::Result<Ran, JsError> {
-    session.check(db)?;
-    let (result, changed_db, position) = match db.query(sql, params) {
-        Ok(result) => (result, false, db.position()),
-        Err(outpost_data::Error::NotReadOnly) => {
-            let w = db.execute(sql, params).map_err(|e| query_error(&e))?;
-            (w.output, w.changed_db, w.position)
-        }
-        Err(e) => return Err(query_error(&e)),
-    };
-    session.observe(position);
-    Ok(Ran::new(result, changed_db))
-}
-
-/// Runs statements in one transaction (all or nothing).
-fn run_batch(
-    db: &Primary,
-    session: &Session,
-    statements: &[Statement],
-) -> std::result::Result<Vec<Ran>, JsError> {
-    session.check(db)?;
-    let w = db.batch(statements).map_err(|e| query_error(&e))?;
-    session.observe(w.position);
-    Ok(w.output
-        .into_iter()
-        .zip(statements)
-        .map(|(result, s)| {
-            // The log records changes per transaction: a statement changed
-            // the database if it wrote rows, or is a schema statement of a
-            // transaction that changed it.
-            let changed_db =
-                result.meta.rows_written > 0 || (w.changed_db && is_schema_statement(&s.sql));
-            Ran::new(result, changed_db)
-        })
-        .collect())
-}
-
-/// Whether `sql` starts (after comments) with CREATE, ALTER or DROP.
-fn is_schema_statement(sql: &str) -> bool {
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start();
-        if let Some(r) = rest.strip_prefix("--") {
-            rest = r.split_once('\n').map_or("", |(_, after)| after);
-        } else if let Some(r) = rest.strip_prefix("/*") {
-            rest = r.split_once("*/").map_or("", |(_, after)| after);
-        } else {
-            break;
-        }
-    }
-    let word: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect::<String>()
-        .to_ascii_uppercase();
-    matches!(word.as_str(), "CREATE" | "ALTER" | "DROP")
-}
-
-/// The database file's size in bytes, as `meta.size_after` reports it.
-fn database_size(db: &Primary) -> Option<u64> {
-    let r = db
-        .query(
-            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-            &[],
-        )
-        .ok()?;
-    match r.rows.first()?.first()? {
-        outpost_data::Value::Integer(n) => u64::try_from(*n).ok(),
-        _ => None,
-    }
 }
 
 fn millis(d: Duration) -> f64 {
@@ -302,7 +116,7 @@ fn meta_object<'js>(
     ctx: &Ctx<'js>,
     meta: &Meta,
     changed_db: bool,
-    size_after: Option<u64>,
+    outcome: &Outcome,
 ) -> Result<Object<'js>> {
     let num = |n: f64| Value::new_number(ctx.clone(), n);
     let timings = js::object(ctx, [("sql_duration_ms", num(millis(meta.duration)))])?;
@@ -315,9 +129,12 @@ fn meta_object<'js>(
             ),
             (
                 "served_by_region",
-                rquickjs::String::from_str(ctx.clone(), "local")?.into_value(),
+                rquickjs::String::from_str(ctx.clone(), &outcome.region)?.into_value(),
             ),
-            ("served_by_primary", Value::new_bool(ctx.clone(), true)),
+            (
+                "served_by_primary",
+                Value::new_bool(ctx.clone(), outcome.served_by_primary),
+            ),
             ("timings", timings.into_value()),
             ("duration", num(millis(meta.duration))),
             ("changes", num(meta.changes as f64)),
@@ -325,7 +142,7 @@ fn meta_object<'js>(
             ("changed_db", Value::new_bool(ctx.clone(), changed_db)),
         ],
     )?;
-    if let Some(size) = size_after {
+    if let Some(size) = outcome.size_after {
         obj.set("size_after", num(size as f64))?;
     }
     obj.set("rows_read", num(meta.rows_read as f64))?;
@@ -348,19 +165,55 @@ fn row_objects<'js>(ctx: &Ctx<'js>, result: &StatementResult) -> Result<Array<'j
 }
 
 /// `{ success: true, meta, results }`.
-fn result_object<'js>(ctx: &Ctx<'js>, ran: &Ran, size_after: Option<u64>) -> Result<Value<'js>> {
+fn result_object<'js>(ctx: &Ctx<'js>, ran: &Ran, outcome: &Outcome) -> Result<Value<'js>> {
     Ok(js::object(
         ctx,
         [
             ("success", Value::new_bool(ctx.clone(), true)),
             (
                 "meta",
-                meta_object(ctx, &ran.result.meta, ran.changed_db, size_after)?.into_value(),
+                meta_object(ctx, &ran.result.meta, ran.changed_db, outcome)?.into_value(),
             ),
             ("results", row_objects(ctx, &ran.result)?.into_value()),
         ],
     )?
     .into_value())
+}
+
+/// A promise for `pending`: settled now when the outcome is known, else
+/// when it arrives. `to_js` makes the fulfilled value.
+fn respond<'js>(
+    ctx: &Ctx<'js>,
+    pending: Pending,
+    to_js: impl FnOnce(&Ctx<'js>, Outcome) -> std::result::Result<Result<Value<'js>>, JsError> + 'js,
+) -> Result<Promise<'js>> {
+    let finish = move |ctx: &Ctx<'js>, done: std::result::Result<Outcome, JsError>| match done
+        .and_then(|o| to_js(ctx, o))
+    {
+        Ok(value) => value,
+        Err(e) => Err(e.throw(ctx)),
+    };
+    match pending {
+        Pending::Ready(done) => {
+            let value = finish(ctx, done);
+            js::settled(ctx, value)
+        }
+        Pending::Later(future) => {
+            let ctx2 = ctx.clone();
+            Promise::wrap_future(ctx, async move {
+                let done = future.await;
+                finish(&ctx2, done)
+            })
+        }
+    }
+}
+
+/// The only statement result of a one-statement outcome.
+fn only(outcome: &Outcome) -> std::result::Result<&Ran, JsError> {
+    outcome
+        .results
+        .first()
+        .ok_or_else(|| d1_error("the primary answered without a result".into()))
 }
 
 /// Converts a bound JS value as D1's `bind()` does. Departure: a `bigint`
@@ -456,35 +309,51 @@ fn batch_statements<'js>(
     Ok(Ok(out))
 }
 
-/// Runs `batch()` for a database or session and settles its promise.
+/// Runs `batch()` for a database or session.
 fn batch_promise<'js>(
     ctx: &Ctx<'js>,
-    db: &Primary,
-    session: &Session,
+    target: &Target,
+    session: &Rc<Session>,
     statements: &Value<'js>,
 ) -> Result<Promise<'js>> {
     let statements = match batch_statements(statements)? {
         Ok(s) => s,
         Err(e) => return js::rejected(ctx, &e),
     };
-    match run_batch(db, session, &statements) {
-        Ok(ran) => {
-            let size = database_size(db);
+    let op = D1Op::Batch {
+        statements: statements.iter().map(WireStatement::from).collect(),
+    };
+    respond(ctx, exec::run(target, session, op), |ctx, outcome| {
+        let out = (|| {
             let out = Array::new(ctx.clone())?;
-            for (i, r) in ran.iter().enumerate() {
-                out.set(i, result_object(ctx, r, size)?)?;
+            for (i, r) in outcome.results.iter().enumerate() {
+                out.set(i, result_object(ctx, r, &outcome)?)?;
             }
-            js::settled(ctx, Ok(out.into_value()))
-        }
-        Err(e) => js::rejected(ctx, &e),
-    }
+            Ok(out.into_value())
+        })();
+        Ok(out)
+    })
+}
+
+fn prepare<'js>(
+    ctx: &Ctx<'js>,
+    target: &Target,
+    session: &Rc<Session>,
+    query: Value<'js>,
+) -> Result<D1PreparedStatement> {
+    Ok(D1PreparedStatement {
+        target: target.clone(),
+        session: session.clone(),
+        sql: js::to_string(ctx, query)?,
+        params: Vec::new(),
+    })
 }
 
 /// `env.DB`: a D1 database.
 #[derive(JsLifetime)]
 #[rquickjs::class(rename = "D1Database")]
 pub struct D1Database {
-    db: Arc<Primary>,
+    target: Target,
     session: Rc<Session>,
 }
 
@@ -496,49 +365,40 @@ impl<'js> Trace<'js> for D1Database {
 impl D1Database {
     /// `prepare(query)`: a statement to bind and run later.
     fn prepare<'js>(&self, ctx: Ctx<'js>, query: Value<'js>) -> Result<D1PreparedStatement> {
-        Ok(D1PreparedStatement {
-            db: self.db.clone(),
-            session: self.session.clone(),
-            sql: js::to_string(&ctx, query)?,
-            params: Vec::new(),
-        })
+        prepare(&ctx, &self.target, &self.session, query)
     }
 
     /// `batch(statements)`: one transaction; rejects (and changes nothing)
     /// if any statement fails.
     fn batch<'js>(&self, ctx: Ctx<'js>, statements: Value<'js>) -> Result<Promise<'js>> {
-        batch_promise(&ctx, &self.db, &self.session, &statements)
+        batch_promise(&ctx, &self.target, &self.session, &statements)
     }
 
     /// `exec(query)`: runs `;`-separated statements without parameters, in
     /// one transaction, and resolves to `{ count, duration }`.
     fn exec<'js>(&self, ctx: Ctx<'js>, query: Value<'js>) -> Result<Promise<'js>> {
         let sql = js::to_string(&ctx, query)?;
-        match self.db.exec(&sql) {
-            Ok(w) => {
-                let summary = js::object(
-                    &ctx,
-                    [
-                        (
-                            "count",
-                            Value::new_number(ctx.clone(), w.output.count as f64),
-                        ),
-                        (
-                            "duration",
-                            Value::new_number(ctx.clone(), millis(w.output.duration)),
-                        ),
-                    ],
-                )?;
-                js::settled(&ctx, Ok(summary.into_value()))
-            }
-            Err(e) => {
-                // D1 names the first line of the query whichever statement failed.
-                let first_line = sql.trim().lines().next().unwrap_or("");
-                let message = format!("Error in line 1: {first_line}: {}", sqlite_message(&e));
-                let error = JsError::WithCause(format!("D1_EXEC_ERROR: {message}"), message);
-                js::rejected(&ctx, &error)
-            }
-        }
+        let pending = exec::run(&self.target, &self.session, D1Op::Exec { sql });
+        respond(&ctx, pending, |ctx, outcome| {
+            let summary = outcome.exec.unwrap_or(outpost_data::ExecSummary {
+                count: 0,
+                duration: Duration::ZERO,
+            });
+            Ok(js::object(
+                ctx,
+                [
+                    (
+                        "count",
+                        Value::new_number(ctx.clone(), summary.count as f64),
+                    ),
+                    (
+                        "duration",
+                        Value::new_number(ctx.clone(), millis(summary.duration)),
+                    ),
+                ],
+            )
+            .map(Object::into_value))
+        })
     }
 
     /// `withSession(constraintOrBookmark)`: `"first-unconstrained"` (the
@@ -576,7 +436,7 @@ impl D1Database {
             },
         };
         Ok(D1DatabaseSession {
-            db: self.db.clone(),
+            target: self.target.clone(),
             session: Rc::new(Session::new(start)),
         })
     }
@@ -586,7 +446,7 @@ impl D1Database {
 #[derive(JsLifetime)]
 #[rquickjs::class(rename = "D1DatabaseSession")]
 pub struct D1DatabaseSession {
-    db: Arc<Primary>,
+    target: Target,
     session: Rc<Session>,
 }
 
@@ -598,17 +458,12 @@ impl<'js> Trace<'js> for D1DatabaseSession {
 impl D1DatabaseSession {
     /// `prepare(query)`, as on the database, within this session.
     fn prepare<'js>(&self, ctx: Ctx<'js>, query: Value<'js>) -> Result<D1PreparedStatement> {
-        Ok(D1PreparedStatement {
-            db: self.db.clone(),
-            session: self.session.clone(),
-            sql: js::to_string(&ctx, query)?,
-            params: Vec::new(),
-        })
+        prepare(&ctx, &self.target, &self.session, query)
     }
 
     /// `batch(statements)`, as on the database, within this session.
     fn batch<'js>(&self, ctx: Ctx<'js>, statements: Value<'js>) -> Result<Promise<'js>> {
-        batch_promise(&ctx, &self.db, &self.session, &statements)
+        batch_promise(&ctx, &self.target, &self.session, &statements)
     }
 
     /// The latest bookmark this session has seen: `null` before its first
@@ -626,7 +481,7 @@ impl D1DatabaseSession {
 #[derive(JsLifetime)]
 #[rquickjs::class(rename = "D1PreparedStatement")]
 pub struct D1PreparedStatement {
-    db: Arc<Primary>,
+    target: Target,
     session: Rc<Session>,
     sql: String,
     params: Vec<outpost_data::Value>,
@@ -637,8 +492,15 @@ impl<'js> Trace<'js> for D1PreparedStatement {
 }
 
 impl D1PreparedStatement {
-    fn run_one(&self) -> std::result::Result<Ran, JsError> {
-        run_one(&self.db, &self.session, &self.sql, &self.params)
+    fn run_one(&self) -> Pending {
+        exec::run(
+            &self.target,
+            &self.session,
+            D1Op::One {
+                sql: self.sql.clone(),
+                params: self.params.clone(),
+            },
+        )
     }
 }
 
@@ -661,7 +523,7 @@ impl D1PreparedStatement {
             }
         }
         Ok(D1PreparedStatement {
-            db: self.db.clone(),
+            target: self.target.clone(),
             session: self.session.clone(),
             sql: self.sql.clone(),
             params,
@@ -671,49 +533,39 @@ impl D1PreparedStatement {
     /// `first(column?)`: the first row as an object (or that column's
     /// value), `null` when there are no rows.
     fn first<'js>(&self, ctx: Ctx<'js>, column: Opt<Value<'js>>) -> Result<Promise<'js>> {
-        let ran = match self.run_one() {
-            Ok(r) => r,
-            Err(e) => return js::rejected(&ctx, &e),
-        };
-        let Some(row) = ran.result.rows.first() else {
-            return js::settled(&ctx, Ok(Value::new_null(ctx.clone())));
-        };
         let column = match column.0 {
             Some(c) if !c.is_undefined() => Some(js::display(&ctx, &c)?),
             _ => None,
         };
-        let value = match column {
-            None => {
-                let obj = Object::new(ctx.clone())?;
-                for (name, value) in ran.result.columns.iter().zip(row) {
-                    obj.set(name.as_str(), js::sql_to_js(&ctx, value)?)?;
-                }
-                obj.into_value()
-            }
-            Some(name) => match ran.result.columns.iter().rposition(|c| *c == name) {
-                Some(i) => js::sql_to_js(&ctx, &row[i])?,
-                None => {
-                    let e = JsError::WithCause(
+        respond(&ctx, self.run_one(), move |ctx, outcome| {
+            let ran = only(&outcome)?;
+            let Some(row) = ran.result.rows.first() else {
+                return Ok(Ok(Value::new_null(ctx.clone())));
+            };
+            match column {
+                None => Ok((|| {
+                    let obj = Object::new(ctx.clone())?;
+                    for (name, value) in ran.result.columns.iter().zip(row) {
+                        obj.set(name.as_str(), js::sql_to_js(ctx, value)?)?;
+                    }
+                    Ok(obj.into_value())
+                })()),
+                Some(name) => match ran.result.columns.iter().rposition(|c| *c == name) {
+                    Some(i) => Ok(js::sql_to_js(ctx, &row[i])),
+                    None => Err(JsError::WithCause(
                         format!("D1_COLUMN_NOTFOUND: Column not found ({name})"),
                         "Column not found".into(),
-                    );
-                    return js::rejected(&ctx, &e);
-                }
-            },
-        };
-        js::settled(&ctx, Ok(value))
+                    )),
+                },
+            }
+        })
     }
 
     /// `all()`: `{ success, meta, results }` with every row as an object.
     fn all<'js>(&self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
-        match self.run_one() {
-            Ok(ran) => {
-                let size = database_size(&self.db);
-                let result = result_object(&ctx, &ran, size);
-                js::settled(&ctx, result)
-            }
-            Err(e) => js::rejected(&ctx, &e),
-        }
+        respond(&ctx, self.run_one(), |ctx, outcome| {
+            Ok(result_object(ctx, only(&outcome)?, &outcome))
+        })
     }
 
     /// `run()`: the same as `all()` (as D1 documents it).
@@ -728,35 +580,37 @@ impl D1PreparedStatement {
             Some(o) => outpost_webapi::webidl::to_bool(&ctx, o.get("columnNames")?)?,
             None => false,
         };
-        let ran = match self.run_one() {
-            Ok(r) => r,
-            Err(e) => return js::rejected(&ctx, &e),
-        };
-        let out = Array::new(ctx.clone())?;
-        let mut n = 0;
-        if column_names {
-            let names = Array::new(ctx.clone())?;
-            for (i, c) in ran.result.columns.iter().enumerate() {
-                names.set(i, c.as_str())?;
-            }
-            out.set(n, names)?;
-            n += 1;
-        }
-        for row in &ran.result.rows {
-            let arr = Array::new(ctx.clone())?;
-            for (i, v) in row.iter().enumerate() {
-                arr.set(i, js::sql_to_js(&ctx, v)?)?;
-            }
-            out.set(n, arr)?;
-            n += 1;
-        }
-        js::settled(&ctx, Ok(out.into_value()))
+        respond(&ctx, self.run_one(), move |ctx, outcome| {
+            let ran = only(&outcome)?;
+            Ok((|| {
+                let out = Array::new(ctx.clone())?;
+                let mut n = 0;
+                if column_names {
+                    let names = Array::new(ctx.clone())?;
+                    for (i, c) in ran.result.columns.iter().enumerate() {
+                        names.set(i, c.as_str())?;
+                    }
+                    out.set(n, names)?;
+                    n += 1;
+                }
+                for row in &ran.result.rows {
+                    let arr = Array::new(ctx.clone())?;
+                    for (i, v) in row.iter().enumerate() {
+                        arr.set(i, js::sql_to_js(ctx, v)?)?;
+                    }
+                    out.set(n, arr)?;
+                    n += 1;
+                }
+                Ok(out.into_value())
+            })())
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use exec::is_schema_statement;
 
     #[test]
     fn bookmarks_sort_as_positions() {

@@ -18,12 +18,50 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::js::{self, JsError};
+use crate::remote::{DataKind, KvAnswer, KvCall, RemotePrimary};
+use outpost_data::Position;
 
 /// A KV namespace as a binding: one store shared by every isolate (and
-/// executor thread) of the process.
+/// executor thread) of the process. With a remote primary, the store is a
+/// replica that serves reads, and writes go to the primary.
 #[derive(Debug, Clone)]
 pub struct KvBinding {
     store: Arc<KvStore>,
+    remote: Option<Remote>,
+}
+
+/// The primary of a replicated namespace.
+#[derive(Debug, Clone)]
+struct Remote {
+    id: String,
+    primary: Arc<dyn RemotePrimary>,
+}
+
+impl Remote {
+    /// Sends a write to the primary; resolves to its log position.
+    async fn write(&self, call: KvCall) -> std::result::Result<Position, KvError> {
+        let op = match call {
+            KvCall::Put { .. } => "PUT",
+            KvCall::Delete { .. } => "DELETE",
+            KvCall::Get { .. } | KvCall::List { .. } => "GET",
+        };
+        let unreachable = |e: String| KvError::Failed {
+            op,
+            status: 503,
+            message: format!(
+                "Service Unavailable (the namespace's primary could not be reached: {e})"
+            ),
+        };
+        let body = serde_json::to_vec(&call).expect("calls serialise");
+        let answer = self
+            .primary
+            .call(DataKind::Kv, &self.id, body)
+            .await
+            .map_err(|e| unreachable(e.0))?;
+        let answer: KvAnswer = serde_json::from_slice(&answer)
+            .map_err(|e| unreachable(format!("undecodable answer: {e}")))?;
+        answer.map(|done| done.position).map_err(KvError::from)
+    }
 }
 
 impl KvBinding {
@@ -45,7 +83,22 @@ impl KvBinding {
 
     /// A binding over an open store.
     pub fn new(store: Arc<KvStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            remote: None,
+        }
+    }
+
+    /// A binding that reads from `replica` (a [`KvStore::replica`]) and
+    /// sends writes to the namespace `id` at `primary`.
+    pub fn replicated(replica: Arc<KvStore>, id: &str, primary: Arc<dyn RemotePrimary>) -> Self {
+        Self {
+            store: replica,
+            remote: Some(Remote {
+                id: id.to_string(),
+                primary,
+            }),
+        }
     }
 
     /// The store behind the binding.
@@ -58,6 +111,7 @@ impl EnvBinding for KvBinding {
     fn create<'js>(&self, ctx: &Ctx<'js>) -> Result<Value<'js>> {
         let ns = KvNamespace {
             store: self.store.clone(),
+            remote: self.remote.clone(),
         };
         Ok(Class::instance(ctx.clone(), ns)?.into_value())
     }
@@ -285,6 +339,7 @@ fn list_options<'js>(ctx: &Ctx<'js>, options: Opt<Value<'js>>) -> Result<ListOpt
 #[rquickjs::class(rename = "KvNamespace")]
 pub struct KvNamespace {
     store: Arc<KvStore>,
+    remote: Option<Remote>,
 }
 
 impl<'js> Trace<'js> for KvNamespace {
@@ -462,8 +517,8 @@ impl KvNamespace {
             Ok(Err(e)) => return js::rejected(&ctx, &e.to_js()),
             Err(e) => return js::settled(&ctx, Err(e)),
         };
-        match body {
-            Body::Bytes(bytes) => {
+        match (body, self.remote.clone()) {
+            (Body::Bytes(bytes), None) => {
                 let done = self
                     .store
                     .put(&key, &bytes, &options)
@@ -471,15 +526,29 @@ impl KvNamespace {
                     .map_err(|e| e.to_js().throw(&ctx));
                 js::settled(&ctx, done)
             }
-            Body::Stream(stream) => {
+            (body, remote) => {
                 let store = self.store.clone();
                 let ctx2 = ctx.clone();
                 Promise::wrap_future(&ctx, async move {
-                    let bytes = read_stream(ctx2.clone(), stream).await?;
-                    store
-                        .put(&key, &bytes, &options)
-                        .map(|_| ())
-                        .map_err(|e| e.to_js().throw(&ctx2))
+                    let bytes = match body {
+                        Body::Bytes(bytes) => bytes,
+                        Body::Stream(stream) => read_stream(ctx2.clone(), stream).await?,
+                    };
+                    let done = match remote {
+                        None => store.put(&key, &bytes, &options),
+                        Some(remote) => {
+                            check_value_size(bytes.len()).map_err(|e| e.to_js().throw(&ctx2))?;
+                            let call = KvCall::Put {
+                                key,
+                                value: bytes,
+                                expiration: options.expiration,
+                                expiration_ttl: options.expiration_ttl,
+                                metadata: options.metadata,
+                            };
+                            remote.write(call).await
+                        }
+                    };
+                    done.map(|_| ()).map_err(|e| e.to_js().throw(&ctx2))
                 })
             }
         }
@@ -487,6 +556,20 @@ impl KvNamespace {
 
     /// `delete(key)`.
     fn delete<'js>(&self, ctx: Ctx<'js>, key: Value<'js>) -> Result<Promise<'js>> {
+        if let Some(remote) = self.remote.clone() {
+            let key = key_of(&ctx, key)?;
+            if let Err(e) = validate_key("DELETE", &key) {
+                return js::rejected(&ctx, &e.to_js());
+            }
+            let ctx2 = ctx.clone();
+            return Promise::wrap_future(&ctx, async move {
+                remote
+                    .write(KvCall::Delete { key })
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_js().throw(&ctx2))
+            });
+        }
         let result = key_of(&ctx, key).and_then(|key| {
             self.store
                 .delete(&key)

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use outpost_data::{Durability, Position, Primary, Statement, Value};
+use outpost_data::{Durability, Position, Primary, Replica, Statement, StatementResult, Value};
 
 use crate::clock::{Clock, SystemClock};
 
@@ -180,10 +180,11 @@ pub struct KvPage {
     pub cursor: Option<String>,
 }
 
-/// A KV namespace's storage.
+/// A KV namespace's storage: its primary, or a replica of it (which reads
+/// and leaves writes to the primary's node).
 #[derive(Debug)]
 pub struct KvStore {
-    db: Primary,
+    db: Source,
     clock: Arc<dyn Clock>,
     /// Clock time (ms) after which the next write purges expired keys.
     next_purge_ms: AtomicU64,
@@ -204,15 +205,35 @@ impl KvStore {
         let db = Primary::open_with(path, durability)?;
         db.exec(SCHEMA)?;
         Ok(KvStore {
-            db,
+            db: Source::Primary(Box::new(db)),
             clock,
             next_purge_ms: AtomicU64::new(0),
         })
     }
 
-    /// The database behind the namespace.
-    pub fn primary(&self) -> &Primary {
-        &self.db
+    /// A read-only store over a replica of a namespace's primary. Until the
+    /// replica has the primary's first entry (which creates the table), the
+    /// namespace reads as empty.
+    pub fn replica(replica: Arc<Replica>, clock: Arc<dyn Clock>) -> Self {
+        KvStore {
+            db: Source::Replica(replica),
+            clock,
+            next_purge_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// The primary behind the namespace, when it is in this process.
+    pub fn primary(&self) -> Option<&Primary> {
+        match &self.db {
+            Source::Primary(p) => Some(p),
+            Source::Replica(_) => None,
+        }
+    }
+
+    fn writer(&self, op: &'static str) -> Result<&Primary, KvError> {
+        self.primary().ok_or_else(|| {
+            KvError::failed(op, 500, "Internal Server Error (this node holds a replica of the namespace: writes go to its primary)")
+        })
     }
 
     fn now_s(&self) -> i64 {
@@ -227,7 +248,6 @@ impl KvStore {
 
     fn read(&self, op: &'static str, key: &str) -> Result<Option<KvEntry>, KvError> {
         let r = self
-            .db
             .query(
                 "SELECT value, expiration, metadata FROM kv WHERE key = ?1 AND (expiration IS NULL OR expiration > ?2)",
                 &[Value::Blob(key.as_bytes().to_vec()), Value::Integer(self.now_s())],
@@ -343,9 +363,9 @@ impl KvStore {
             }
         }
         check_value_size(value.len())?;
+        let db = self.writer(OP)?;
         self.purge_expired(now);
-        let w = self
-            .db
+        let w = db
             .execute(
                 "INSERT INTO kv(key, value, expiration, metadata) VALUES(?1, ?2, ?3, ?4)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value, expiration = excluded.expiration, metadata = excluded.metadata",
@@ -363,9 +383,9 @@ impl KvStore {
     /// Removes `key` (nothing happens if it is absent); returns the log position.
     pub fn delete(&self, key: &str) -> Result<Position, KvError> {
         validate_key("DELETE", key)?;
+        let db = self.writer("DELETE")?;
         self.purge_expired(self.now_s());
-        let w = self
-            .db
+        let w = db
             .execute(
                 "DELETE FROM kv WHERE key = ?1",
                 &[Value::Blob(key.as_bytes().to_vec())],
@@ -399,7 +419,6 @@ impl KvStore {
         };
         let upper = prefix_end(&prefix).map_or(Value::Null, Value::Blob);
         let r = self
-            .db
             .query(
                 "SELECT key, expiration, metadata FROM kv
                  WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) AND key > ?3
@@ -453,11 +472,29 @@ impl KvStore {
         }
         self.next_purge_ms
             .store(now_ms.saturating_add(60_000), Ordering::Relaxed);
-        if let Err(e) = self.db.batch(&[Statement::new(
+        let Some(db) = self.primary() else { return };
+        if let Err(e) = db.batch(&[Statement::new(
             "DELETE FROM kv WHERE expiration IS NOT NULL AND expiration <= ?1",
             vec![Value::Integer(now_s)],
         )]) {
             tracing::warn!("KV: purging expired keys failed: {e}");
+        }
+    }
+}
+
+/// Where a store's rows are.
+#[derive(Debug)]
+enum Source {
+    Primary(Box<Primary>),
+    Replica(Arc<Replica>),
+}
+
+impl KvStore {
+    fn query(&self, sql: &str, params: &[Value]) -> outpost_data::Result<StatementResult> {
+        match &self.db {
+            Source::Primary(p) => p.query(sql, params),
+            Source::Replica(r) if r.position() == 0 => Ok(StatementResult::default()),
+            Source::Replica(r) => r.query(sql, params),
         }
     }
 }

@@ -30,7 +30,7 @@ impl Db {
 
     fn customers(name: &str) -> Db {
         let db = Db::new(name);
-        db.binding.primary().exec(CUSTOMERS).unwrap();
+        db.binding.primary().unwrap().exec(CUSTOMERS).unwrap();
         db
     }
 
@@ -39,7 +39,12 @@ impl Db {
     }
 
     fn rows(&self, sql: &str) -> Vec<Vec<SqlValue>> {
-        self.binding.primary().query(sql, &[]).unwrap().rows
+        self.binding
+            .primary()
+            .unwrap()
+            .query(sql, &[])
+            .unwrap()
+            .rows
     }
 }
 
@@ -219,6 +224,7 @@ fn type_conversion_on_bind() {
     let db = Db::new("types");
     db.binding
         .primary()
+        .unwrap()
         .exec("CREATE TABLE v(id INTEGER PRIMARY KEY, x)")
         .unwrap();
     let out = db.js(
@@ -238,6 +244,7 @@ fn blobs_in_and_out() {
     let db = Db::new("blobs");
     db.binding
         .primary()
+        .unwrap()
         .exec("CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB)")
         .unwrap();
     let out = db.js(
@@ -266,6 +273,7 @@ fn bigints_bind_as_integers_and_read_back_as_numbers() {
     let db = Db::new("bigint");
     db.binding
         .primary()
+        .unwrap()
         .exec("CREATE TABLE n(id INTEGER PRIMARY KEY, x INTEGER)")
         .unwrap();
     let out = db.js(
@@ -334,8 +342,12 @@ fn exec_runs_scripts() {
 #[test]
 fn sessions_and_bookmarks() {
     let db = Db::new("sessions");
-    db.binding.primary().exec("CREATE TABLE t(x)").unwrap();
-    let created = db.binding.primary().position();
+    db.binding
+        .primary()
+        .unwrap()
+        .exec("CREATE TABLE t(x)")
+        .unwrap();
+    let created = db.binding.primary().unwrap().position();
     let out = db.js(
         "const out = {};
          const s = env.DB.withSession('first-primary');
@@ -371,5 +383,5 @@ fn sessions_and_bookmarks() {
             b(created + 2),
         )
     );
-    assert_eq!(db.binding.primary().position(), created + 2);
+    assert_eq!(db.binding.primary().unwrap().position(), created + 2);
 }

@@ -43,6 +43,7 @@ fn env_bindings_in_an_isolate() {
         limits: Limits::default(),
         dev: true,
         allow_private_fetch: false,
+        cache: None,
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -73,7 +74,7 @@ fn env_bindings_in_an_isolate() {
         }
         bodies
     });
-    let p = d1.primary().position();
+    let p = d1.primary().unwrap().position();
     let bm = |n: u64| crate::d1::encode_bookmark(p - 4 + n);
     assert_eq!(
         bodies,
@@ -108,6 +109,7 @@ fn an_isolate_dropped_mid_put_frees_everything() {
         limits: Limits::default(),
         dev: true,
         allow_private_fetch: false,
+        cache: None,
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -42,6 +42,7 @@ impl Kv {
             .binding
             .store()
             .primary()
+            .unwrap()
             .query("SELECT count(*) FROM kv", &[])
             .unwrap()
             .rows[0][0]
@@ -359,7 +360,7 @@ fn kv_writes_replicate_through_the_log() {
          await env.KV.put('b', new Uint8Array([0, 255]));
          await env.KV.delete('a');
          await env.KV.put('c', 'three', { expirationTtl: 600 });");
-    let primary = kv.binding.store().primary();
+    let primary = kv.binding.store().primary().unwrap();
     let replica = Replica::open(kv.dir.path("replica.sqlite")).unwrap();
     replica
         .apply_all(&primary.log_since(replica.position(), 1000).unwrap())

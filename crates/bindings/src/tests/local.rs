@@ -20,10 +20,11 @@ fn opens_each_file_once_and_keeps_data_across_processes() {
         let b = data
             .d1(&state, "4e1c28a9-90e4-41da-8b4b-6cf36e5abb29")
             .unwrap();
-        assert!(Arc::ptr_eq(a.primary(), b.primary()));
+        assert!(Arc::ptr_eq(a.primary().unwrap(), b.primary().unwrap()));
         let other = data.d1(&state, "other").unwrap();
-        assert!(!Arc::ptr_eq(a.primary(), other.primary()));
+        assert!(!Arc::ptr_eq(a.primary().unwrap(), other.primary().unwrap()));
         a.primary()
+            .unwrap()
             .exec("CREATE TABLE t(x); INSERT INTO t VALUES (7)")
             .unwrap();
         let kv = data.kv(&state, "abc123").unwrap();
@@ -46,7 +47,11 @@ fn opens_each_file_once_and_keeps_data_across_processes() {
         .d1(&state, "4e1c28a9-90e4-41da-8b4b-6cf36e5abb29")
         .unwrap();
     assert_eq!(
-        db.primary().query("SELECT x FROM t", &[]).unwrap().rows,
+        db.primary()
+            .unwrap()
+            .query("SELECT x FROM t", &[])
+            .unwrap()
+            .rows,
         vec![vec![SqlValue::Integer(7)]]
     );
     let kv = data.kv(&state, "abc123").unwrap();

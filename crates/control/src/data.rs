@@ -1,0 +1,296 @@
+//! The primaries of the fleet's D1 databases and KV namespaces, and their
+//! side of replication, served beside the control API.
+//!
+//! - `POST /v1/data/<kind>/<id>`: one call from a node (a D1 write or
+//!   primary read, a KV write), encoded by `outpost_bindings::remote`; the
+//!   answer carries the commit's log position, which is the bookmark.
+//! - `GET /v1/data/<kind>/<id>/log?after=N&max=M&wait_ms=W`: the log
+//!   entries after position N (at most M), waiting up to W ms for one when
+//!   there are none yet: replicas long-poll this. The head position is in
+//!   the `x-outpost-head` header. `410 Gone` when the entries were compacted
+//!   away (the replica must bootstrap), `409` when N is ahead of the primary.
+//! - `GET /v1/data/<kind>/<id>/snapshot`: a consistent copy of the database
+//!   for a replica to bootstrap from (its position in `x-outpost-position`).
+//! - `GET /v1/data`: every database with its head position.
+//!
+//! The primaries are files under `<state>/data/<kind>/<id>.sqlite`, opened
+//! once per process and shared with the embedded node, whose workers use
+//! them directly.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use outpost_bindings::remote::DataKind;
+use outpost_bindings::LocalData;
+use outpost_data::{Position, Primary};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::ControlError;
+
+/// Header with the primary's head position on a log answer.
+pub const HEAD_HEADER: &str = "x-outpost-head";
+/// Header with a snapshot's position.
+pub const POSITION_HEADER: &str = "x-outpost-position";
+/// Longest a log request waits for a new entry.
+pub const MAX_LOG_WAIT: Duration = Duration::from_secs(25);
+/// Most entries one log answer carries.
+pub const MAX_LOG_ENTRIES: usize = 1000;
+/// Largest call body accepted (a 25 MiB KV value, base64, plus room).
+pub const MAX_CALL_BYTES: usize = 36 << 20;
+
+/// One database as `GET /v1/data` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    /// `d1` or `kv`.
+    pub kind: String,
+    /// The database's id.
+    pub id: String,
+    /// The position of its latest write.
+    pub position: Position,
+}
+
+/// The data primaries of a control plane.
+#[derive(Debug)]
+pub struct Primaries {
+    dir: PathBuf,
+    region: String,
+    log_retain: u64,
+    local: Arc<LocalData>,
+    heads: Mutex<HashMap<(DataKind, String), watch::Receiver<Position>>>,
+}
+
+/// A log answer.
+pub(crate) enum LogAnswer {
+    /// Entries (possibly none, when the wait ran out), encoded, and the head.
+    Entries(Vec<u8>, Position),
+    /// The entries were compacted away: bootstrap from a snapshot.
+    SnapshotRequired(String),
+    /// The replica is ahead of the primary (it follows another one).
+    Ahead(String),
+}
+
+impl Primaries {
+    /// The primaries under `<state_dir>/data`, in `region`, each keeping
+    /// the last `log_retain` log entries (see [`Primaries::compact`]).
+    pub fn new(state_dir: &std::path::Path, region: &str, log_retain: u64) -> Primaries {
+        Primaries {
+            dir: state_dir.join("data"),
+            region: region.to_string(),
+            log_retain: log_retain.max(1),
+            local: Arc::new(LocalData::new()),
+            heads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The directory the primaries' files are under.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The region the primaries are in.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The open databases, shared with an embedded node.
+    pub fn local(&self) -> &Arc<LocalData> {
+        &self.local
+    }
+
+    /// Opens (creating if needed) a database's primary.
+    pub fn open(&self, kind: DataKind, id: &str) -> Result<Opened, ControlError> {
+        let internal = |e: outpost_bindings::OpenError| ControlError::Internal(e.to_string());
+        let primary = match kind {
+            DataKind::D1 => self
+                .local
+                .d1(&self.dir, id)
+                .map_err(internal)?
+                .primary()
+                .cloned()
+                .map(Opened::D1),
+            DataKind::Kv => {
+                let kv = self.local.kv(&self.dir, id).map_err(internal)?;
+                kv.store()
+                    .primary()
+                    .is_some()
+                    .then(|| Opened::Kv(kv.store().clone()))
+            }
+        };
+        let primary = primary.ok_or_else(|| {
+            ControlError::Internal(format!("{kind} database `{id}` is not a primary"))
+        })?;
+        let opened = primary.clone();
+        let primary = primary.primary();
+        let mut heads = self.heads.lock().expect("heads lock");
+        heads.entry((kind, id.to_string())).or_insert_with(|| {
+            let (tx, rx) = watch::channel(primary.position());
+            primary.on_commit(move |p| {
+                tx.send_if_modified(|cur| {
+                    let newer = p > *cur;
+                    if newer {
+                        *cur = p;
+                    }
+                    newer
+                });
+            });
+            rx
+        });
+        Ok(opened)
+    }
+
+    fn head(&self, kind: DataKind, id: &str) -> Result<watch::Receiver<Position>, ControlError> {
+        self.open(kind, id)?;
+        Ok(self.heads.lock().expect("heads lock")[&(kind, id.to_string())].clone())
+    }
+
+    /// Runs one encoded call (blocking: SQLite).
+    pub fn call(&self, kind: DataKind, id: &str, body: &[u8]) -> Result<Vec<u8>, ControlError> {
+        self.open(kind, id)?;
+        outpost_bindings::remote::serve(&self.local, &self.dir, kind, id, body, &self.region)
+            .map_err(|e| match e {
+                outpost_bindings::remote::ServeError::Malformed { .. } => {
+                    ControlError::BadRequest(e.to_string())
+                }
+                other => ControlError::Internal(other.to_string()),
+            })
+    }
+
+    /// The log after `after`, waiting up to `wait` for an entry.
+    pub(crate) async fn log(
+        self: &Arc<Self>,
+        kind: DataKind,
+        id: &str,
+        after: Position,
+        max: usize,
+        wait: Duration,
+    ) -> Result<LogAnswer, ControlError> {
+        let mut head = self.head(kind, id)?;
+        if *head.borrow() <= after && !wait.is_zero() {
+            let _ = tokio::time::timeout(wait, head.wait_for(|&p| p > after)).await;
+        }
+        let primary = self.open(kind, id)?;
+        let answer = tokio::task::spawn_blocking(move || {
+            let primary = primary.primary();
+            let head = primary.position();
+            match primary.log_since(after, max) {
+                Ok(entries) => Ok(LogAnswer::Entries(
+                    outpost_data::encode_entries(&entries),
+                    head,
+                )),
+                Err(e @ outpost_data::Error::SnapshotRequired { .. }) => {
+                    Ok(LogAnswer::SnapshotRequired(e.to_string()))
+                }
+                Err(e @ outpost_data::Error::AheadOfPrimary { .. }) => {
+                    Ok(LogAnswer::Ahead(e.to_string()))
+                }
+                Err(e) => Err(ControlError::Internal(format!("reading the log: {e}"))),
+            }
+        })
+        .await
+        .map_err(|e| ControlError::Internal(e.to_string()))?;
+        answer
+    }
+
+    /// A snapshot of the database: its bytes and position.
+    pub(crate) async fn snapshot(
+        &self,
+        kind: DataKind,
+        id: &str,
+    ) -> Result<(Bytes, Position), ControlError> {
+        let primary = self.open(kind, id)?;
+        let tmp = self.dir.join(format!(
+            "snapshot-{}-{}-{:x}.sqlite",
+            kind,
+            std::process::id(),
+            rand_u64()
+        ));
+        tokio::task::spawn_blocking(move || {
+            let result = (|| {
+                let snapshot = primary
+                    .primary()
+                    .snapshot_to(&tmp)
+                    .map_err(|e| ControlError::Internal(format!("snapshot: {e}")))?;
+                let bytes = snapshot
+                    .to_bytes()
+                    .map_err(|e| ControlError::Internal(format!("snapshot: {e}")))?;
+                Ok((Bytes::from(bytes), snapshot.position()))
+            })();
+            let _ = std::fs::remove_file(&tmp);
+            result
+        })
+        .await
+        .map_err(|e| ControlError::Internal(e.to_string()))?
+    }
+
+    /// Drops log entries beyond the last `log_retain` of every open
+    /// primary (once a primary holds more than twice that many, so the work
+    /// is batched). Replicas further behind bootstrap from a snapshot.
+    pub fn compact(&self) {
+        let open: Vec<(DataKind, String)> = self
+            .heads
+            .lock()
+            .expect("heads lock")
+            .keys()
+            .cloned()
+            .collect();
+        for (kind, id) in open {
+            let Ok(db) = self.open(kind, &id) else {
+                continue;
+            };
+            let primary = db.primary();
+            let head = primary.position();
+            if head.saturating_sub(primary.compacted_through()) > 2 * self.log_retain {
+                match primary.compact(head - self.log_retain) {
+                    Ok(n) => tracing::debug!("{kind}/{id}: compacted {n} log entries"),
+                    Err(e) => tracing::warn!("{kind}/{id}: compacting the log failed: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Every database under the data directory, with its head.
+    pub fn list(&self) -> Result<Vec<DatabaseInfo>, ControlError> {
+        let mut out = Vec::new();
+        for kind in [DataKind::D1, DataKind::Kv] {
+            let ids = outpost_bindings::stored_ids(&self.dir, kind.as_str());
+            for id in ids {
+                let primary = self.open(kind, &id)?;
+                out.push(DatabaseInfo {
+                    kind: kind.as_str().to_string(),
+                    id,
+                    position: primary.primary().position(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An open primary: a D1 database, or the store of a KV namespace.
+#[derive(Debug, Clone)]
+pub enum Opened {
+    /// A D1 database.
+    D1(Arc<Primary>),
+    /// A KV namespace.
+    Kv(Arc<outpost_bindings::KvStore>),
+}
+
+impl Opened {
+    /// The database's primary.
+    pub fn primary(&self) -> &Primary {
+        match self {
+            Opened::D1(p) => p,
+            Opened::Kv(kv) => kv.primary().expect("opened as a primary"),
+        }
+    }
+}
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::getrandom(&mut b);
+    u64::from_le_bytes(b)
+}

@@ -1,0 +1,165 @@
+//! HMAC keys, signatures and verification.
+//!
+//! Spec: <https://w3c.github.io/webcrypto/#hmac>
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::{Sha256, Sha384, Sha512};
+use zeroize::Zeroizing;
+
+use super::algorithm::{Hash, NormAlg};
+use super::jwk::{self, data_err, Jwk};
+use super::key::{KeyAlgorithm, KeyInner, Material, Usages};
+use super::{
+    hash_of, not_supported, op_err, random_bytes, CResult, Exported, Format, Generated, KeyData,
+};
+
+const USAGES: Usages = Usages::SIGN.or(Usages::VERIFY);
+
+fn jwk_alg(hash: Hash) -> String {
+    format!("HS{}", hash.jose_suffix())
+}
+
+/// Spec: <https://w3c.github.io/webcrypto/#hmac-operations> (generate key)
+pub(crate) fn generate(alg: &NormAlg, extractable: bool, usages: Usages) -> CResult<Generated> {
+    usages.check(USAGES)?;
+    let hash = hash_of(alg)?;
+    let length = match alg.p.length {
+        None => hash.block_bits(),
+        Some(0) => return Err(op_err("The HMAC key length must not be zero.")),
+        Some(n) => n,
+    };
+    let mut bytes = random_bytes(length.div_ceil(8) as usize)?;
+    mask_tail(&mut bytes, length);
+    Ok(Generated::Secret(Box::new(KeyInner {
+        algorithm: KeyAlgorithm::Hmac { hash, length },
+        extractable,
+        usages,
+        material: Material::Secret(Zeroizing::new(bytes)),
+    })))
+}
+
+/// Clears the bits of the last byte beyond `bits`.
+fn mask_tail(bytes: &mut [u8], bits: u32) {
+    let rem = bits % 8;
+    if rem != 0 {
+        if let Some(last) = bytes.last_mut() {
+            *last &= 0xffu8 << (8 - rem);
+        }
+    }
+}
+
+/// Spec: <https://w3c.github.io/webcrypto/#hmac-operations> (import key)
+pub(crate) fn import(
+    format: Format,
+    data: KeyData,
+    alg: &NormAlg,
+    extractable: bool,
+    usages: Usages,
+) -> CResult<(KeyAlgorithm, Material)> {
+    usages.check(USAGES)?;
+    let hash = hash_of(alg)?;
+    let bytes = match (format, data) {
+        (Format::Raw, KeyData::Bytes(b)) => b,
+        (Format::Jwk, KeyData::Jwk(jwk)) => {
+            jwk.check("oct", "sig", usages, extractable)?;
+            jwk.check_alg(&[&jwk_alg(hash)])?;
+            jwk::member("k", &jwk.k)?
+        }
+        _ => {
+            return Err(not_supported(
+                "HMAC keys can be imported as raw or jwk only.",
+            ))
+        }
+    };
+    let bits = bytes.len() as u64 * 8;
+    if bits == 0 {
+        return Err(data_err("The HMAC key is empty."));
+    }
+    let length = match alg.p.length {
+        Some(l) if u64::from(l) > bits || u64::from(l) + 8 <= bits => {
+            return Err(data_err(format!(
+                "The HMAC key length {l} does not match the key data ({bits} bits)."
+            )))
+        }
+        Some(l) => l,
+        None => u32::try_from(bits).map_err(|_| data_err("The HMAC key is too long."))?,
+    };
+    Ok((
+        KeyAlgorithm::Hmac { hash, length },
+        Material::Secret(Zeroizing::new(bytes)),
+    ))
+}
+
+/// Spec: <https://w3c.github.io/webcrypto/#hmac-operations> (export key)
+pub(crate) fn export(format: Format, key: &KeyInner) -> CResult<Exported> {
+    let KeyAlgorithm::Hmac { hash, .. } = key.algorithm else {
+        return Err(op_err("Not an HMAC key."));
+    };
+    match format {
+        Format::Raw => Ok(Exported::Bytes(key.secret().to_vec())),
+        Format::Jwk => Ok(Exported::Jwk(Box::new(Jwk {
+            k: Some(jwk::b64(key.secret())),
+            alg: Some(jwk_alg(hash)),
+            ..Jwk::base("oct", key)
+        }))),
+        _ => Err(not_supported(
+            "HMAC keys can be exported as raw or jwk only.",
+        )),
+    }
+}
+
+fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> CResult<M> {
+    let mut m = <M as Mac>::new_from_slice(key).map_err(|_| op_err("Bad HMAC key."))?;
+    m.update(data);
+    Ok(m)
+}
+
+/// The HMAC of `data` under `key`.
+pub(crate) fn sign(key: &KeyInner, data: &[u8]) -> CResult<Vec<u8>> {
+    let KeyAlgorithm::Hmac { hash, .. } = key.algorithm else {
+        return Err(op_err("Not an HMAC key."));
+    };
+    let k = key.secret();
+    Ok(match hash {
+        Hash::Sha1 => mac::<Hmac<Sha1>>(k, data)?.finalize().into_bytes().to_vec(),
+        Hash::Sha256 => mac::<Hmac<Sha256>>(k, data)?
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+        Hash::Sha384 => mac::<Hmac<Sha384>>(k, data)?
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+        Hash::Sha512 => mac::<Hmac<Sha512>>(k, data)?
+            .finalize()
+            .into_bytes()
+            .to_vec(),
+    })
+}
+
+/// Whether `signature` is the HMAC of `data`, compared in constant time.
+pub(crate) fn verify(key: &KeyInner, signature: &[u8], data: &[u8]) -> CResult<bool> {
+    let KeyAlgorithm::Hmac { hash, .. } = key.algorithm else {
+        return Err(op_err("Not an HMAC key."));
+    };
+    let k = key.secret();
+    Ok(match hash {
+        Hash::Sha1 => mac::<Hmac<Sha1>>(k, data)?.verify_slice(signature),
+        Hash::Sha256 => mac::<Hmac<Sha256>>(k, data)?.verify_slice(signature),
+        Hash::Sha384 => mac::<Hmac<Sha384>>(k, data)?.verify_slice(signature),
+        Hash::Sha512 => mac::<Hmac<Sha512>>(k, data)?.verify_slice(signature),
+    }
+    .is_ok())
+}
+
+/// The key length `deriveKey` derives for an HMAC key.
+pub(crate) fn key_length(alg: &NormAlg) -> CResult<u32> {
+    match alg.p.length {
+        Some(0) => Err(crate::error::WebApiError::type_error(
+            "The HMAC key length must not be zero.",
+        )),
+        Some(n) => Ok(n),
+        None => Ok(hash_of(alg)?.block_bits()),
+    }
+}
