@@ -393,7 +393,7 @@ impl Drop for InFlight<'_> {
 fn spawn_driver(rt: &AsyncRuntime, meter: Rc<Meter>, limits: Limits, dropped: Rc<Notify>) {
     let drive = rt.drive();
     tokio::task::spawn_local(async move {
-        let background = Metered::new(drive, meter, limits.cpu);
+        let background = Metered::per_burst(drive, meter, limits.cpu);
         tokio::select! {
             _ = background => {}
             _ = dropped.notified() => {}
@@ -586,6 +586,38 @@ mod tests {
                 text_of(&iso, get("http://x/")).await,
                 (200, "{\"ok\":\"function\"}".into())
             );
+        });
+    }
+
+    /// The CPU limit applies to each burst of background work (a timer
+    /// callback), not to all background work over the isolate's life.
+    #[test]
+    fn background_work_is_limited_per_burst() {
+        local(async {
+            let src = "let n = 0; let t;
+                export default { fetch(req) {
+                  if (req.url.endsWith('/start')) {
+                    t = setInterval(() => { const end = performance.now() + 3; while (performance.now() < end) {} n++; }, 2);
+                  }
+                  if (req.url.endsWith('/stop')) clearInterval(t);
+                  return new Response(String(n));
+                } }";
+            let limits = Limits {
+                cpu: Duration::from_millis(30),
+                ..Limits::default()
+            };
+            let iso = Isolate::start(
+                Fresh::new().await.unwrap(),
+                spec_of(&[("a.js", src)], limits),
+            )
+            .await
+            .unwrap();
+            text_of(&iso, get("http://x/start")).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let (status, ticks) = text_of(&iso, get("http://x/stop")).await;
+            let ticks: u32 = ticks.parse().unwrap();
+            // 3 ms per tick: a life-long 30 ms budget would stop at 10.
+            assert!(status == 200 && ticks > 20, "{status} {ticks}");
         });
     }
 

@@ -110,15 +110,29 @@ pub(crate) struct Metered<F> {
     meter: Rc<Meter>,
     limit: Duration,
     used: Duration,
+    /// Whether the limit applies to each poll (a burst of background work)
+    /// rather than to the future's whole life (a request).
+    per_burst: bool,
 }
 
 impl<F> Metered<F> {
+    /// `fut` may use `limit` of CPU over its whole life.
     pub(crate) fn new(fut: F, meter: Rc<Meter>, limit: Duration) -> Self {
         Self {
             fut,
             meter,
             limit,
             used: Duration::ZERO,
+            per_burst: false,
+        }
+    }
+
+    /// Each poll of `fut` may use `limit` of CPU: for the isolate's
+    /// background driver, which lives as long as the isolate.
+    pub(crate) fn per_burst(fut: F, meter: Rc<Meter>, limit: Duration) -> Self {
+        Self {
+            per_burst: true,
+            ..Self::new(fut, meter, limit)
         }
     }
 }
@@ -136,6 +150,9 @@ impl<F: Future> Future for Metered<F> {
         // SAFETY: `fut` is structurally pinned; the other fields are plain data.
         let this = unsafe { self.get_unchecked_mut() };
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        if this.per_burst {
+            this.used = Duration::ZERO;
+        }
         let start = Instant::now();
         let outer = this.meter.burst_start.replace(Some(start));
         let outer_budget = this
