@@ -287,7 +287,12 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     let event_ctor: Object = Class::<Event>::prototype(ctx)?
         .ok_or(rquickjs::Error::Unknown)?
         .get("constructor")?;
-    let factory: Function = ctx.eval(EVENT_CLASSES)?;
+    // Compiled once per process: parsing it in every fresh context cost
+    // more than all the other Web API groups together.
+    static EVENT_BYTECODE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let bytecode =
+        crate::streams::bytecode(ctx, &EVENT_BYTECODE, EVENT_CLASSES, c"outpost:events")?;
+    let factory: Function = crate::streams::load(ctx, bytecode)?;
     let classes: rquickjs::Array = factory.call((event_ctor,))?;
     let custom_event: Object = classes.get(0)?;
     let error_event: Object = classes.get(1)?;
