@@ -222,26 +222,23 @@ impl Pull {
         }
     }
 
+    /// `GET /v1/data/<kind>/<id>/<rest>` on the primary, any status.
+    async fn get(&self, rest: &str, timeout: Duration) -> Result<crate::client::Reply, String> {
+        let path = format!("/v1/data/{}/{}/{rest}", self.kind, self.id);
+        self.client
+            .send(Method::GET, &path, &[], Bytes::new(), timeout)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// One long-poll of the log, applied; or a bootstrap when needed.
     async fn step(&self) -> Result<(), String> {
         let after = self.replica.position();
-        let path = format!(
-            "/v1/data/{}/{}/log?after={after}&max={MAX_LOG_ENTRIES}&wait_ms={}",
-            self.kind,
-            self.id,
+        let query = format!(
+            "log?after={after}&max={MAX_LOG_ENTRIES}&wait_ms={}",
             LOG_WAIT.as_millis()
         );
-        let reply = self
-            .client
-            .send(
-                Method::GET,
-                &path,
-                &[],
-                Bytes::new(),
-                LOG_WAIT + Duration::from_secs(10),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        let reply = self.get(&query, LOG_WAIT + Duration::from_secs(10)).await?;
         match reply.status {
             StatusCode::OK => {
                 let head = reply
@@ -271,18 +268,7 @@ impl Pull {
 
     /// Replaces the replica's content with a snapshot of the primary.
     async fn bootstrap(&self) -> Result<(), String> {
-        let path = format!("/v1/data/{}/{}/snapshot", self.kind, self.id);
-        let reply = self
-            .client
-            .send(
-                Method::GET,
-                &path,
-                &[],
-                Bytes::new(),
-                Duration::from_secs(300),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        let reply = self.get("snapshot", Duration::from_secs(300)).await?;
         if reply.status != StatusCode::OK {
             return Err(api_error(&reply).to_string());
         }

@@ -56,6 +56,20 @@ pub struct Fleet {
     pub nodes: Vec<Node>,
 }
 
+/// `outpost serve --control-only` in `root`, state under `root/control`.
+pub fn spawn_control(root: &Path, port: &str, extra: &[String]) -> Proc {
+    let mut args = vec![
+        "serve",
+        "--control-only",
+        "--dir",
+        "control",
+        "--control-port",
+        port,
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    Proc::spawn(&args, root)
+}
+
 pub fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("outpost-fleet-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -72,16 +86,8 @@ impl Fleet {
     /// control plane (kept for its restarts).
     pub fn start_with(tag: &str, nodes: usize, control_args: &[&str]) -> Fleet {
         let root = scratch(tag);
-        let mut args = vec![
-            "serve",
-            "--control-only",
-            "--dir",
-            "control",
-            "--control-port",
-            "0",
-        ];
-        args.extend_from_slice(control_args);
-        let mut control = Proc::spawn(&args, &root);
+        let extra: Vec<String> = control_args.iter().map(|a| a.to_string()).collect();
+        let mut control = spawn_control(&root, "0", &extra);
         let control_addr = control.addr_after("Control API on");
         let token_line = control.wait_line("admin token in");
         let token_path = token_line
@@ -194,16 +200,7 @@ impl Fleet {
 
     pub fn restart_control(&mut self) {
         let port = self.control_addr.port().to_string();
-        let mut args = vec![
-            "serve",
-            "--control-only",
-            "--dir",
-            "control",
-            "--control-port",
-            &port,
-        ];
-        args.extend(self.control_args.iter().map(String::as_str));
-        let mut control = Proc::spawn(&args, &self.root);
+        let mut control = spawn_control(&self.root, &port, &self.control_args);
         assert_eq!(control.addr_after("Control API on"), self.control_addr);
         assert!(control.wait_line("token in").contains("Admin token in"));
         self.control = Some(control);
