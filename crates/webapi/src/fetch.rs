@@ -1001,7 +1001,7 @@ if (typeof ReadableStream === 'undefined') {
         ));
         assert_eq!(
             out,
-            format!("200|true|OK|http://127.0.0.1:{port}/text|false|basic|text/plain|b|hello|true|201|Created|1+2|404|false")
+            format!("200|true|OK|http://127.0.0.1:{port}/text|false|default|text/plain|b|hello|true|201|Created|1+2|404|false")
         );
     }
 

@@ -61,7 +61,8 @@ impl<'js> Response<'js> {
                 Some(b) => Body::Host(Box::pin(b)),
                 None => Body::None,
             }),
-            kind: "basic",
+            // workerd's value: a worker has no origin to be same-origin with.
+            kind: "default",
             url,
             redirected,
             web_socket: None,
@@ -194,6 +195,11 @@ use rquickjs::FromJs;
 
 #[rquickjs::methods]
 impl<'js> Response<'js> {
+    #[qjs(prop, rename = rquickjs::atom::PredefinedAtom::SymbolToStringTag, configurable)]
+    fn to_string_tag() -> &'static str {
+        "Response"
+    }
+
     #[qjs(constructor)]
     fn new(ctx: Ctx<'js>, body: Opt<Value<'js>>, init: Opt<Object<'js>>) -> Result<Self> {
         let extracted = match body.0 {

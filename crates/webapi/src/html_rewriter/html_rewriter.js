@@ -132,7 +132,8 @@
         return op(this.#t, 'Element', CAN_HAVE_CONTENT);
       }
       getAttribute(name) {
-        return op(this.#t, 'Element', GET_ATTRIBUTE, `${name}`);
+        // null for a missing attribute, as the DOM and workerd answer.
+        return op(this.#t, 'Element', GET_ATTRIBUTE, `${name}`) ?? null;
       }
       hasAttribute(name) {
         return op(this.#t, 'Element', HAS_ATTRIBUTE, `${name}`);
