@@ -949,3 +949,26 @@ fn group_commit_keeps_writes_separate() {
     replica.apply_all(&log).unwrap();
     assert_eq!(replica.content_hash().unwrap(), p.content_hash().unwrap());
 }
+
+/// Cached statements: user SQL never reuses a statement the crate prepared
+/// for itself (which skipped the guard), and counters start afresh per run.
+#[test]
+fn cached_reads_keep_the_guard_and_fresh_counters() {
+    let dir = TempDir::new("cache");
+    let p = Primary::open(dir.path("p.db")).unwrap();
+    p.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3)")
+        .unwrap();
+    // The crate's own read of the log, prepared (and cached) on the reader.
+    assert_eq!(p.log_since(0, 10).unwrap().len(), 1);
+    let internal = "SELECT entry FROM _outpost_log WHERE position > ?1 ORDER BY position LIMIT ?2";
+    for _ in 0..2 {
+        let e = p
+            .query(internal, &[Value::Integer(0), Value::Integer(10)])
+            .unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)), "{e}");
+    }
+    let first = p.query("SELECT * FROM t WHERE x > 0", &[]).unwrap();
+    let second = p.query("SELECT * FROM t WHERE x > 0", &[]).unwrap();
+    assert_eq!(first.rows.len(), 3);
+    assert_eq!(first.meta.rows_read, second.meta.rows_read);
+}
