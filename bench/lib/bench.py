@@ -537,6 +537,29 @@ def stop_group(proc: subprocess.Popen) -> tuple[bool, list[int]]:
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 
 
+
+def stop_server(proc, port, row, label):
+    """Stops `proc`'s process group and anything still listening on `port`,
+    and notes on `row` what that took. Returns the pids that were left."""
+    needed_kill, left = stop_group(proc)
+    # Belt and braces: nothing may still listen on the port.
+    holders = [p for p in listener_pids(port) if p not in left]
+    for pid in holders:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    left += holders
+    msgs = []
+    if needed_kill:
+        msgs.append(f"ignored SIGTERM for {STOP_GRACE_SECS:.0f}s, stopped with SIGKILL")
+    if left:
+        msgs.append(f"stray processes after stop: {left} (killed)")
+    for msg in msgs:
+        log(f"{label}: {msg}")
+        row.note = (row.note + "; " if row.note else "") + msg
+    return left
+
 def parse_latency_ms(text: str) -> float:
     m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
     if not m:
@@ -672,23 +695,7 @@ def bench_one(runtime: str, binary: str, workload: str, wrk: str, duration: int)
         row.note = "; ".join(notes)
         return row
     finally:
-        needed_kill, left = stop_group(proc)
-        # Belt and braces: nothing may still listen on the port.
-        holders = [p for p in listener_pids(port) if p not in left]
-        for pid in holders:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        left += holders
-        msgs = []
-        if needed_kill:
-            msgs.append(f"ignored SIGTERM for {STOP_GRACE_SECS:.0f}s, stopped with SIGKILL")
-        if left:
-            msgs.append(f"stray processes after stop: {left} (killed)")
-        for msg in msgs:
-            log(f"{runtime}/{workload}: {msg}")
-            row.note = (row.note + "; " if row.note else "") + msg
+        left = stop_server(proc, port, row, f"{runtime}/{workload}")
         if not left:
             log(f"{runtime}/{workload}: stopped, no processes left")
 

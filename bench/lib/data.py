@@ -316,22 +316,7 @@ def bench_case(runtime: str, binary: str, workload: str, wrk: str, duration: int
         return row
     finally:
         if proc is not None:
-            needed_kill, left = bench.stop_group(proc)
-            holders = [p for p in bench.listener_pids(port) if p not in left]
-            for pid in holders:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            left += holders
-            msgs = []
-            if needed_kill:
-                msgs.append(f"ignored SIGTERM for {bench.STOP_GRACE_SECS:.0f}s, stopped with SIGKILL")
-            if left:
-                msgs.append(f"stray processes after stop: {left} (killed)")
-            for msg in msgs:
-                log(f"{runtime}/{workload}: {msg}")
-                row.note = (row.note + "; " if row.note else "") + msg
+            bench.stop_server(proc, port, row, f"{runtime}/{workload}")
         shutil.rmtree(case_dir, ignore_errors=True)
 
 
