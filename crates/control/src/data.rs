@@ -103,6 +103,16 @@ impl Primaries {
 
     /// Opens (creating if needed) a database's primary.
     pub fn open(&self, kind: DataKind, id: &str) -> Result<Opened, ControlError> {
+        Ok(self.open_with_head(kind, id)?.0)
+    }
+
+    /// Opens a database's primary, and a watch of its head position (fed
+    /// by a commit hook registered on first open).
+    fn open_with_head(
+        &self,
+        kind: DataKind,
+        id: &str,
+    ) -> Result<(Opened, watch::Receiver<Position>), ControlError> {
         let internal = |e: outpost_bindings::OpenError| ControlError::Internal(e.to_string());
         let primary = match kind {
             DataKind::D1 => self
@@ -126,25 +136,12 @@ impl Primaries {
         let opened = primary.clone();
         let primary = primary.primary();
         let mut heads = self.heads.lock().expect("heads lock");
-        heads.entry((kind, id.to_string())).or_insert_with(|| {
+        let head = heads.entry((kind, id.to_string())).or_insert_with(|| {
             let (tx, rx) = watch::channel(primary.position());
-            primary.on_commit(move |p| {
-                tx.send_if_modified(|cur| {
-                    let newer = p > *cur;
-                    if newer {
-                        *cur = p;
-                    }
-                    newer
-                });
-            });
+            primary.on_commit(move |p| raise(&tx, p));
             rx
         });
-        Ok(opened)
-    }
-
-    fn head(&self, kind: DataKind, id: &str) -> Result<watch::Receiver<Position>, ControlError> {
-        self.open(kind, id)?;
-        Ok(self.heads.lock().expect("heads lock")[&(kind, id.to_string())].clone())
+        Ok((opened, head.clone()))
     }
 
     /// Runs one encoded call (blocking: SQLite).
@@ -168,11 +165,10 @@ impl Primaries {
         max: usize,
         wait: Duration,
     ) -> Result<LogAnswer, ControlError> {
-        let mut head = self.head(kind, id)?;
+        let (primary, mut head) = self.open_with_head(kind, id)?;
         if *head.borrow() <= after && !wait.is_zero() {
             let _ = tokio::time::timeout(wait, head.wait_for(|&p| p > after)).await;
         }
-        let primary = self.open(kind, id)?;
         let answer = tokio::task::spawn_blocking(move || {
             let primary = primary.primary();
             let head = primary.position();
@@ -268,6 +264,18 @@ impl Primaries {
         }
         Ok(out)
     }
+}
+
+/// Moves a position watch forward to `position` (never back: commits and
+/// applies may report out of order across threads).
+pub(crate) fn raise(tx: &watch::Sender<Position>, position: Position) {
+    tx.send_if_modified(|cur| {
+        let newer = position > *cur;
+        if newer {
+            *cur = position;
+        }
+        newer
+    });
 }
 
 /// An open primary: a D1 database, or the store of a KV namespace.

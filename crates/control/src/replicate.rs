@@ -295,13 +295,7 @@ impl Pull {
     }
 
     fn advanced(&self, position: Position, head: Position) {
-        self.advanced.send_if_modified(|p| {
-            let newer = position > *p;
-            if newer {
-                *p = position;
-            }
-            newer
-        });
+        crate::data::raise(&self.advanced, position);
         let mut live = self.live.lock().expect("replica status lock");
         live.status.position = position;
         live.status.head = live.status.head.max(head);
