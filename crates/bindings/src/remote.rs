@@ -88,6 +88,11 @@ pub(crate) struct D1Call {
     /// session that has seen more than it has (another database's bookmark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_position: Option<Position>,
+    /// Whether the answer needs the database's size (`meta.size_after`,
+    /// shown by `all()`, `run()` and `batch()`): one more query on the
+    /// primary, skipped for `first()`, `raw()` and `exec()`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub want_size: bool,
 }
 
 /// What a D1 call runs.
@@ -338,8 +343,7 @@ pub fn serve(
                 reason: format!("database `{id}` is not a primary here"),
             })?;
             let answer: D1Answer =
-                crate::d1::exec::on_primary(primary, &call.op, call.min_position, region)
-                    .map(|o| o.to_wire());
+                crate::d1::exec::on_primary(primary, &call, region).map(|o| o.to_wire());
             Ok(serde_json::to_vec(&answer).expect("answers serialise"))
         }
         DataKind::Kv => {
@@ -416,6 +420,7 @@ pub fn d1_statement_call(sql: &str) -> Vec<u8> {
     serde_json::to_vec(&D1Call {
         op,
         min_position: None,
+        want_size: false,
     })
     .expect("calls serialise")
 }
@@ -429,6 +434,7 @@ pub fn d1_script_call(sql: &str) -> Vec<u8> {
     serde_json::to_vec(&D1Call {
         op,
         min_position: None,
+        want_size: false,
     })
     .expect("calls serialise")
 }
@@ -645,6 +651,7 @@ mod tests {
                 params: values.clone(),
             },
             min_position: None,
+            want_size: true,
         };
         let text = serde_json::to_string(&call).unwrap();
         let back: D1Call = serde_json::from_str(&text).unwrap();

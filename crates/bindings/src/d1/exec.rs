@@ -183,11 +183,22 @@ pub(crate) enum Pending {
     Later(std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, JsError>>>>),
 }
 
-/// Runs `op` for `session` wherever it should run.
-pub(crate) fn run(target: &Target, session: &std::rc::Rc<Session>, op: D1Op) -> Pending {
+/// Runs `op` for `session` wherever it should run; `want_size` asks for
+/// `meta.size_after` (known only where the primary is).
+pub(crate) fn run(
+    target: &Target,
+    session: &std::rc::Rc<Session>,
+    op: D1Op,
+    want_size: bool,
+) -> Pending {
+    let call = D1Call {
+        op,
+        min_position: session.latest.get(),
+        want_size,
+    };
     match target {
         Target::Local(db, region) => {
-            let done = on_primary(db, &op, session.latest.get(), region);
+            let done = on_primary(db, &call, region);
             if let Ok(o) = &done {
                 session.observe(o.position);
             }
@@ -197,7 +208,7 @@ pub(crate) fn run(target: &Target, session: &std::rc::Rc<Session>, op: D1Op) -> 
             let link = link.clone();
             let session = session.clone();
             Pending::Later(Box::pin(async move {
-                let done = on_replica_node(&link, &session, op).await;
+                let done = on_replica_node(&link, &session, call).await;
                 if let Ok(o) = &done {
                     session.observe(o.position);
                 }
@@ -211,9 +222,9 @@ pub(crate) fn run(target: &Target, session: &std::rc::Rc<Session>, op: D1Op) -> 
 async fn on_replica_node(
     link: &ReplicaLink,
     session: &Session,
-    op: D1Op,
+    call: D1Call,
 ) -> Result<Outcome, JsError> {
-    if let D1Op::One { sql, params } = &op {
+    if let D1Op::One { sql, params } = &call.op {
         let local = match (session.start, session.latest.get()) {
             (Start::Primary, _) | (Start::FirstPrimary, None) => false,
             (_, None) => true,
@@ -239,16 +250,12 @@ async fn on_replica_node(
             }
         }
     }
-    on_remote(link, session.latest.get(), op).await
+    on_remote(link, call).await
 }
 
-/// Sends `op` to the remote primary.
-async fn on_remote(
-    link: &ReplicaLink,
-    min_position: Option<Position>,
-    op: D1Op,
-) -> Result<Outcome, JsError> {
-    let body = serde_json::to_vec(&D1Call { op, min_position }).expect("calls serialise");
+/// Sends `call` to the remote primary.
+async fn on_remote(link: &ReplicaLink, call: D1Call) -> Result<Outcome, JsError> {
+    let body = serde_json::to_vec(&call).expect("calls serialise");
     let unreachable = |e: String| d1_error(format!("the primary could not be reached: {e}"));
     let answer = link
         .remote
@@ -260,18 +267,13 @@ async fn on_remote(
     answer.map(|done| Outcome::from_wire(done, link.remote.region()))
 }
 
-/// Runs `op` on a primary in this process: the local path, and the primary
-/// side of remote calls. `min_position` is the session's latest position.
-pub(crate) fn on_primary(
-    db: &Primary,
-    op: &D1Op,
-    min_position: Option<Position>,
-    region: &str,
-) -> Result<Outcome, JsError> {
+/// Runs `call` on a primary in this process: the local path, and the
+/// primary side of remote calls.
+pub(crate) fn on_primary(db: &Primary, call: &D1Call, region: &str) -> Result<Outcome, JsError> {
     // Every read here is served by the primary, which has every committed
     // write: a bookmark the primary has reached is satisfied at once. One
     // beyond it came from another database (or a deleted state directory).
-    if let Some(p) = min_position.filter(|&p| p > db.position()) {
+    if let Some(p) = call.min_position.filter(|&p| p > db.position()) {
         return Err(d1_error(format!(
             "bookmark {} is ahead of this database, which is at {}",
             encode_bookmark(p),
@@ -282,11 +284,15 @@ pub(crate) fn on_primary(
         results,
         exec,
         position,
-        size_after: database_size(db),
+        size_after: if call.want_size {
+            database_size(db)
+        } else {
+            None
+        },
         served_by_primary: true,
         region: region.to_string(),
     };
-    match op {
+    match &call.op {
         D1Op::One { sql, params } => {
             let (result, changed_db, position) = match db.query(sql, params) {
                 Ok(result) => (result, false, db.position()),

@@ -323,7 +323,7 @@ fn batch_promise<'js>(
     let op = D1Op::Batch {
         statements: statements.iter().map(WireStatement::from).collect(),
     };
-    respond(ctx, exec::run(target, session, op), |ctx, outcome| {
+    respond(ctx, exec::run(target, session, op, true), |ctx, outcome| {
         let out = (|| {
             let out = Array::new(ctx.clone())?;
             for (i, r) in outcome.results.iter().enumerate() {
@@ -378,7 +378,7 @@ impl D1Database {
     /// one transaction, and resolves to `{ count, duration }`.
     fn exec<'js>(&self, ctx: Ctx<'js>, query: Value<'js>) -> Result<Promise<'js>> {
         let sql = js::to_string(&ctx, query)?;
-        let pending = exec::run(&self.target, &self.session, D1Op::Exec { sql });
+        let pending = exec::run(&self.target, &self.session, D1Op::Exec { sql }, false);
         respond(&ctx, pending, |ctx, outcome| {
             let summary = outcome.exec.unwrap_or(outpost_data::ExecSummary {
                 count: 0,
@@ -492,7 +492,8 @@ impl<'js> Trace<'js> for D1PreparedStatement {
 }
 
 impl D1PreparedStatement {
-    fn run_one(&self) -> Pending {
+    /// Runs the statement; `want_size` for the methods that report `meta`.
+    fn run_one(&self, want_size: bool) -> Pending {
         exec::run(
             &self.target,
             &self.session,
@@ -500,6 +501,7 @@ impl D1PreparedStatement {
                 sql: self.sql.clone(),
                 params: self.params.clone(),
             },
+            want_size,
         )
     }
 }
@@ -537,7 +539,7 @@ impl D1PreparedStatement {
             Some(c) if !c.is_undefined() => Some(js::display(&ctx, &c)?),
             _ => None,
         };
-        respond(&ctx, self.run_one(), move |ctx, outcome| {
+        respond(&ctx, self.run_one(false), move |ctx, outcome| {
             let ran = only(&outcome)?;
             let Some(row) = ran.result.rows.first() else {
                 return Ok(Ok(Value::new_null(ctx.clone())));
@@ -563,7 +565,7 @@ impl D1PreparedStatement {
 
     /// `all()`: `{ success, meta, results }` with every row as an object.
     fn all<'js>(&self, ctx: Ctx<'js>) -> Result<Promise<'js>> {
-        respond(&ctx, self.run_one(), |ctx, outcome| {
+        respond(&ctx, self.run_one(true), |ctx, outcome| {
             Ok(result_object(ctx, only(&outcome)?, &outcome))
         })
     }
@@ -580,7 +582,7 @@ impl D1PreparedStatement {
             Some(o) => outpost_webapi::webidl::to_bool(&ctx, o.get("columnNames")?)?,
             None => false,
         };
-        respond(&ctx, self.run_one(), move |ctx, outcome| {
+        respond(&ctx, self.run_one(false), move |ctx, outcome| {
             let ran = only(&outcome)?;
             Ok((|| {
                 let out = Array::new(ctx.clone())?;
