@@ -1,12 +1,14 @@
 //! `outpost build`: builds the worker's bundle with the builder `outpost dev`
 //! and `outpost deploy` use, compiles it once to check it, prints its
 //! modules, size and content hash, and with `--out` writes the
-//! content-addressed bundle (the wire format nodes receive) and a manifest.
+//! content-addressed bundle (the wire format nodes receive), its bytecode
+//! for this engine build (`<hash>.<engine>.bytecode`) and a manifest.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use outpost_runtime::{content_hash, CompiledBundle};
+use outpost_runtime::wire::encode_compiled;
+use outpost_runtime::{content_hash, engine_version, CompiledBundle};
 
 /// Arguments of `outpost build`.
 #[derive(clap::Args, Debug)]
@@ -36,12 +38,20 @@ pub fn run(args: BuildArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let file = out.join(format!("{hash}.bundle"));
         std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+        let bytecode_file = out.join(format!("{hash}.{}.bytecode", engine_version()));
+        std::fs::write(&bytecode_file, encode_compiled(&compiled))
+            .with_context(|| format!("writing {}", bytecode_file.display()))?;
         let manifest = serde_json::json!({
             "name": built.name,
             "entry": built.bundle.entry,
             "hash": hash,
             "size": bytes.len(),
             "bundle": file.file_name().map(|f| f.to_string_lossy().into_owned()),
+            "bytecode": {
+                "engine": engine_version(),
+                "file": bytecode_file.file_name().map(|f| f.to_string_lossy().into_owned()),
+                "size": compiled.size,
+            },
             "modules": built.bundle.modules.iter().map(|(name, source)| {
                 serde_json::json!({"name": name, "size": source.len()})
             }).collect::<Vec<_>>(),

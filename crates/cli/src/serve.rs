@@ -142,7 +142,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.region,
             match f.restored() {
                 0 => String::new(),
-                k => format!(" (serving {k} workers from its last good state meanwhile)"),
+                k => format!(
+                    " (serving {k} workers from its last good state meanwhile; {} bundles from stored bytecode)",
+                    f.loaded_bytecode()
+                ),
             }
         );
         println!("Ready on http://{}", n.addr());

@@ -147,6 +147,17 @@ fn build_out_writes_the_content_addressed_bundle() {
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     assert_eq!(manifest["hash"], hash);
     assert_eq!(manifest["size"], bytes.len());
+    // The bytecode, keyed by engine, decodes to the bundle's modules.
+    let engine = manifest["bytecode"]["engine"].as_str().unwrap();
+    assert_eq!(engine, outpost_runtime::engine_version());
+    let file = manifest["bytecode"]["file"].as_str().unwrap();
+    assert_eq!(file, format!("{hash}.{engine}.bytecode"));
+    let stored = std::fs::read(d.join("dist").join(file)).unwrap();
+    // SAFETY: written by `outpost build` of this very build.
+    let compiled = unsafe { outpost_runtime::wire::decode_compiled(&stored) }.unwrap();
+    assert_eq!(compiled.entry, "src/index.ts");
+    assert_eq!(compiled.bytecode.len(), 5);
+    assert_eq!(manifest["bytecode"]["size"], compiled.size);
     // The same sources build to the same hash.
     let again = Command::new(BIN)
         .args(["build", "src/index.ts"])

@@ -68,7 +68,36 @@ fn deploy_rollback_and_a_control_plane_outage() {
         line.contains("serving 1 workers from its last good state"),
         "{line}"
     );
+    // ... from the bytecode it compiled before, kept per engine version.
+    assert!(line.contains("1 bundles from stored bytecode"), "{line}");
     assert!(fleet.nodes[2].dir.join("node/state.json").is_file());
+    let stored = |i: usize| -> Vec<String> {
+        let dir = fleet.nodes[i].dir.join("node/bytecode");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    // Node 1 keeps the bytecode of its one bundle (the versions differ in
+    // vars only), named by bundle hash and engine.
+    let kept = stored(1);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].contains(".quickjs-ng-"), "{kept:?}");
+    // A corrupt bytecode file is not used: the node compiles the bundle
+    // again and serves.
+    for name in stored(1) {
+        std::fs::write(fleet.nodes[1].dir.join("node/bytecode").join(name), b"junk").unwrap();
+    }
+    fleet.restart_node(1);
+    let line = fleet.nodes[1].proc.wait_line("follows");
+    assert!(line.contains("0 bundles from stored bytecode"), "{line}");
+    let rewritten = std::fs::read(fleet.nodes[1].dir.join("node/bytecode").join(&kept[0])).unwrap();
+    assert!(
+        rewritten.starts_with(b"outpost-bytecode"),
+        "the recompiled bytecode is stored again"
+    );
     fleet.assert_all_serve(host, "two");
 
     // It comes back: the nodes follow again and converge on a new deploy.

@@ -9,9 +9,9 @@
 //!    and compile it, and build its spec;
 //! 3. swap the whole routing table at once ([`Routes::replace`]): requests
 //!    already routed finish on the spec they started with;
-//! 4. persist the state it now runs, and its bundles, under the node's
-//!    directory, so a restarted node serves before the control plane is
-//!    back.
+//! 4. persist the state it now runs, its bundles and their bytecode (keyed
+//!    by engine version) under the node's directory, so a restarted node
+//!    serves before the control plane is back, without compiling again.
 //!
 //! A worker whose new bundle cannot be compiled keeps its previous version
 //! and the node reports the error. When the control plane is unreachable the
@@ -43,7 +43,13 @@ const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 const STATE_FILE: &str = "state.json";
 const BUNDLES_DIR: &str = "bundles";
+const BYTECODE_DIR: &str = "bytecode";
 const NODE_ID_FILE: &str = "node-id";
+
+/// The file name of bundle `hash`'s bytecode for this engine build.
+fn bytecode_file(hash: &str) -> String {
+    format!("{hash}.{}", wire::engine_version())
+}
 
 /// How a node follows a control plane.
 #[derive(Debug, Clone)]
@@ -85,6 +91,8 @@ pub struct Follower {
     /// (kept for a quick rollback).
     current_bundles: HashSet<String>,
     previous_bundles: HashSet<String>,
+    /// Bundles taken from stored bytecode (see [`Follower::loaded_bytecode`]).
+    loaded_bytecode: usize,
     /// Isolate cache key of the next spec (unique within the process).
     next_spec: u64,
     data: DataSource,
@@ -119,6 +127,7 @@ impl Follower {
     /// before it reaches the control plane.
     pub fn new(config: FollowConfig, routes: Arc<Routes>) -> Result<Follower, ControlError> {
         crate::create_private_dir(&config.dir.join(BUNDLES_DIR))?;
+        crate::create_private_dir(&config.dir.join(BYTECODE_DIR))?;
         let id_file = config.dir.join(NODE_ID_FILE);
         let id = match std::fs::read_to_string(&id_file) {
             Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
@@ -158,6 +167,7 @@ impl Follower {
             compiled: HashMap::new(),
             current_bundles: HashSet::new(),
             previous_bundles: HashSet::new(),
+            loaded_bytecode: 0,
             next_spec: 1,
             data,
         };
@@ -173,6 +183,12 @@ impl Follower {
     /// How many workers were restored from the node's directory.
     pub fn restored(&self) -> usize {
         self.running.len()
+    }
+
+    /// How many bundles were taken from stored bytecode instead of being
+    /// compiled.
+    pub fn loaded_bytecode(&self) -> usize {
+        self.loaded_bytecode
     }
 
     /// Sets the address the node reports (`http://host:port`).
@@ -220,9 +236,13 @@ impl Follower {
         let mut errors = BTreeMap::new();
         for w in &state.workers {
             match self
-                .local_bundle(&w.bundle)
-                .ok_or_else(|| Prepare::Broken(format!("bundle {} is not on disk", w.bundle)))
-                .and_then(|bytes| self.compile(&w.bundle, &bytes))
+                .compiled_locally(&w.bundle)
+                .unwrap_or_else(|| {
+                    Err(Prepare::Broken(format!(
+                        "bundle {} is not on disk",
+                        w.bundle
+                    )))
+                })
                 .and_then(|c| self.spec(w, c))
             {
                 Ok(spec) => {
@@ -433,10 +453,13 @@ impl Follower {
     fn persist(&self, state: &DesiredState, keep: &HashSet<String>) -> Result<(), ControlError> {
         let bytes = serde_json::to_vec(state).map_err(|e| ControlError::Internal(e.to_string()))?;
         crate::write_private(&self.dir.join(STATE_FILE), &bytes)?;
-        if let Ok(entries) = std::fs::read_dir(self.dir.join(BUNDLES_DIR)) {
+        let kept_bytecode: HashSet<String> = keep.iter().map(|h| bytecode_file(h)).collect();
+        for (dir, keep) in [(BUNDLES_DIR, keep), (BYTECODE_DIR, &kept_bytecode)] {
+            let Ok(entries) = std::fs::read_dir(self.dir.join(dir)) else {
+                continue;
+            };
             for e in entries.flatten() {
-                let name = e.file_name();
-                if !keep.contains(name.to_string_lossy().as_ref()) {
+                if !keep.contains(e.file_name().to_string_lossy().as_ref()) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
@@ -453,27 +476,36 @@ impl Follower {
     }
 
     async fn prepare(&mut self, w: &WorkerState) -> Result<Arc<CompiledBundle>, Prepare> {
-        if let Some(c) = self.compiled.get(&w.bundle) {
-            return Ok(c.clone());
-        }
         if !wire::is_content_hash(&w.bundle) {
             return Err(Prepare::Broken(format!(
                 "`{}` is not a bundle hash",
                 w.bundle
             )));
         }
-        let bytes = match self.local_bundle(&w.bundle) {
-            Some(b) => b,
-            None => {
-                let bytes = self.fetch(&w.bundle).await?;
-                let path = self.dir.join(BUNDLES_DIR).join(&w.bundle);
-                if let Err(e) = crate::write_private(&path, &bytes) {
-                    tracing::warn!("cannot keep bundle {}: {e}", w.bundle);
-                }
-                bytes
-            }
-        };
+        if let Some(compiled) = self.compiled_locally(&w.bundle) {
+            return compiled;
+        }
+        let bytes = self.fetch(&w.bundle).await?;
+        let path = self.dir.join(BUNDLES_DIR).join(&w.bundle);
+        if let Err(e) = crate::write_private(&path, &bytes) {
+            tracing::warn!("cannot keep bundle {}: {e}", w.bundle);
+        }
         self.compile(&w.bundle, &bytes)
+    }
+
+    /// Bundle `hash` compiled, from memory, this node's stored bytecode or
+    /// its stored bundle; `None` when the node has none of them.
+    fn compiled_locally(&mut self, hash: &str) -> Option<Result<Arc<CompiledBundle>, Prepare>> {
+        if let Some(c) = self.compiled.get(hash) {
+            return Some(Ok(c.clone()));
+        }
+        if let Some(compiled) = self.stored_bytecode(hash) {
+            self.loaded_bytecode += 1;
+            self.compiled.insert(hash.to_string(), compiled.clone());
+            return Some(Ok(compiled));
+        }
+        let bytes = self.local_bundle(hash)?;
+        Some(self.compile(hash, &bytes))
     }
 
     async fn fetch(&self, hash: &str) -> Result<Vec<u8>, Prepare> {
@@ -511,9 +543,30 @@ impl Follower {
             .map_err(|e| Prepare::Broken(format!("invalid bundle {hash}: {e}")))?;
         let compiled = CompiledBundle::compile(&bundle)
             .map_err(|e| Prepare::Broken(format!("bundle {hash} does not compile: {e}")))?;
+        let path = self.dir.join(BYTECODE_DIR).join(bytecode_file(hash));
+        if let Err(e) = crate::write_private(&path, &wire::encode_compiled(&compiled)) {
+            tracing::warn!("cannot keep the bytecode of bundle {hash}: {e}");
+        }
         let compiled = Arc::new(compiled);
         self.compiled.insert(hash.to_string(), compiled.clone());
         Ok(compiled)
+    }
+
+    /// The bytecode this node compiled earlier from bundle `hash`, if it is
+    /// stored and intact and this engine wrote it.
+    fn stored_bytecode(&self, hash: &str) -> Option<Arc<CompiledBundle>> {
+        let path = self.dir.join(BYTECODE_DIR).join(bytecode_file(hash));
+        let bytes = std::fs::read(&path).ok()?;
+        // SAFETY: the node's private directory only holds what `compile`
+        // wrote with `encode_compiled`; the engine key in the file name and
+        // inside it, and its checksum, are checked before any byte is used.
+        match unsafe { wire::decode_compiled(&bytes) } {
+            Ok(compiled) => Some(Arc::new(compiled)),
+            Err(e) => {
+                tracing::warn!("recompiling bundle {hash}: {}: {e}", path.display());
+                None
+            }
+        }
     }
 
     /// The env value of a data binding.

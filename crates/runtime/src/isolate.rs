@@ -514,10 +514,14 @@ mod tests {
             modules[0].0,
             modules.iter().map(|(n, s)| (n.to_string(), s.to_string())),
         );
+        spec_with(Arc::new(CompiledBundle::compile(&bundle).unwrap()), limits)
+    }
+
+    fn spec_with(bundle: Arc<CompiledBundle>, limits: Limits) -> Arc<WorkerSpec> {
         Arc::new(WorkerSpec {
             name: "test".into(),
             version: 1,
-            bundle: Arc::new(CompiledBundle::compile(&bundle).unwrap()),
+            bundle,
             env: vec![
                 ("GREETING".into(), EnvValue::Text("hi".into())),
                 ("CONF".into(), EnvValue::Json("{\"n\":3}".into())),
@@ -552,6 +556,28 @@ mod tests {
         let status = resp.status().as_u16();
         let body = collect_body(resp.into_body()).await.unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn a_compiled_bundle_read_back_from_its_encoding_runs() {
+        local(async {
+            let spec = spec_of(
+                &[
+                    ("index.js", "import {v} from './v.js'; export default { fetch() { return new Response(v); } }"),
+                    ("v.js", "export const v = 'from stored bytecode';"),
+                ],
+                Limits::default(),
+            );
+            let bytes = crate::wire::encode_compiled(&spec.bundle);
+            // SAFETY: encoded just above by this process.
+            let back = unsafe { crate::wire::decode_compiled(&bytes) }.unwrap();
+            let spec = spec_with(Arc::new(back), Limits::default());
+            let iso = Isolate::start(Fresh::new().await.unwrap(), spec)
+                .await
+                .unwrap();
+            let (status, text) = text_of(&iso, get("https://x/")).await;
+            assert_eq!((status, text.as_str()), (200, "from stored bytecode"));
+        });
     }
 
     #[test]

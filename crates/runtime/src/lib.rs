@@ -6,7 +6,8 @@
 //! - [`isolate`]: starting an isolate and the phases of a request through it;
 //! - [`limits`]: memory, CPU, wall-clock and stack limits and CPU metering;
 //! - [`body`]: response bodies as the host sends them;
-//! - [`wire`]: bundles as one canonical, content-addressed byte blob;
+//! - [`wire`]: bundles as one canonical, content-addressed byte blob, and
+//!   compiled bundles kept per engine version;
 //! - [`error`]: what can go wrong in each phase.
 //!
 //! Isolates are `!Send`: an executor thread owns its isolates and drives
@@ -26,4 +27,4 @@ pub use error::{BuildError, DispatchError, LimitKind, StartError};
 pub use isolate::{EnvBinding, EnvValue, HandlerFormat, HostRequest, Isolate, WorkerSpec};
 pub use limits::Limits;
 pub use pool::{Fresh, WarmPool};
-pub use wire::{content_hash, WireError};
+pub use wire::{content_hash, engine_version, WireError};

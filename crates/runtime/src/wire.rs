@@ -20,15 +20,34 @@
 //! encoding and therefore exactly one hash. [`decode`] enforces this, and
 //! checks that names are relative module paths and that the entry is one of
 //! the modules.
+//!
+//! A second format keeps a [`CompiledBundle`] for reuse on the machine that
+//! compiled it (a node's state directory, `outpost build --out`), so a
+//! restart need not compile again. It is keyed by [`engine_version`]:
+//!
+//! ```text
+//! "outpost-bytecode\n" "v1\n"        magic and format version
+//! len engine                         the engine_version() that wrote it
+//! len entry                          the entry module's name
+//! count                              number of modules
+//! { len name  len bytecode } * count modules, names strictly ascending
+//! sha256                             32 bytes: SHA-256 of all of the above
+//! ```
+//!
+//! QuickJS does not validate the bytecode it loads, so reading one is
+//! [`unsafe`](decode_compiled): only files this build wrote are read.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, CompiledBundle};
 
 /// The bytes every encoded bundle starts with.
 pub const MAGIC: &[u8] = b"outpost-bundle\nv1\n";
+
+/// The bytes every encoded compiled bundle starts with.
+pub const BYTECODE_MAGIC: &[u8] = b"outpost-bytecode\nv1\n";
 
 /// Largest encoded bundle [`decode`] accepts (64 MiB).
 pub const MAX_BUNDLE_BYTES: usize = 64 << 20;
@@ -60,6 +79,20 @@ pub enum WireError {
     /// The blob is larger than [`MAX_BUNDLE_BYTES`].
     #[error("bundle is {0} bytes; the limit is {MAX_BUNDLE_BYTES}")]
     TooLarge(usize),
+    /// A compiled bundle does not start with [`BYTECODE_MAGIC`].
+    #[error("not an Outpost compiled bundle (bad magic; expected `outpost-bytecode v1`)")]
+    NotBytecode,
+    /// A compiled bundle's checksum does not match its contents.
+    #[error("compiled bundle is corrupt (checksum mismatch)")]
+    Checksum,
+    /// A compiled bundle was written by another engine build.
+    #[error("compiled bundle is for engine `{found}`; this build runs `{expected}`")]
+    OtherEngine {
+        /// The engine the bytecode was written by.
+        found: String,
+        /// [`engine_version`] of this build.
+        expected: &'static str,
+    },
 }
 
 /// Encodes `bundle` (its entry and modules; `files` is local build
@@ -85,6 +118,125 @@ pub fn encode(bundle: &Bundle) -> Vec<u8> {
     out
 }
 
+/// The engine build bytecode belongs to, safe to use in a file name:
+/// QuickJS-ng's version, the target architecture and byte order, and a
+/// digest of a probe module's bytecode, so a change in the bytecode format
+/// that the version string misses (a patched engine, another build option)
+/// still changes the key.
+pub fn engine_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        // SAFETY: QuickJS returns a static NUL-terminated string.
+        let version = unsafe { std::ffi::CStr::from_ptr(rquickjs::qjs::JS_GetVersion()) };
+        let probe = Bundle::from_sources(
+            "probe.js",
+            [(
+                "probe.js".to_string(),
+                "export const probe = async (a, ...b) => [a ?? 1n, `${b}`, /x/u, { ...b }];"
+                    .to_string(),
+            )],
+        );
+        let digest = match CompiledBundle::compile(&probe) {
+            Ok(c) => content_hash(&c.bytecode["probe.js"]),
+            Err(e) => format!("uncompiled-{e}"),
+        };
+        let endian = if cfg!(target_endian = "little") {
+            "le"
+        } else {
+            "be"
+        };
+        format!(
+            "quickjs-ng-{}-{}-{endian}-{}",
+            version.to_string_lossy(),
+            std::env::consts::ARCH,
+            &digest[..12.min(digest.len())]
+        )
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+    })
+}
+
+/// Encodes `compiled` with this build's [`engine_version`].
+pub fn encode_compiled(compiled: &CompiledBundle) -> Vec<u8> {
+    let mut out = Vec::with_capacity(BYTECODE_MAGIC.len() + compiled.size + 1024);
+    out.extend_from_slice(BYTECODE_MAGIC);
+    put(&mut out, engine_version().as_bytes());
+    put(&mut out, compiled.entry.as_bytes());
+    out.extend_from_slice(&(compiled.bytecode.len() as u32).to_be_bytes());
+    for (name, bytecode) in &compiled.bytecode {
+        put(&mut out, name.as_bytes());
+        put(&mut out, bytecode);
+    }
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+/// Decodes a compiled bundle written by [`encode_compiled`].
+///
+/// The checks (magic, checksum, engine, canonical names, entry present)
+/// catch truncation, disk corruption and other engine builds.
+///
+/// # Safety
+///
+/// Isolates load the bytecode without validation, and malformed bytecode
+/// is undefined behaviour in QuickJS: `bytes` must come from
+/// [`encode_compiled`] run by a trusted process (this node's own state
+/// directory), never from the network or a user.
+pub unsafe fn decode_compiled(bytes: &[u8]) -> Result<CompiledBundle, WireError> {
+    let rest = bytes
+        .strip_prefix(BYTECODE_MAGIC)
+        .ok_or(WireError::NotBytecode)?;
+    let Some(split) = rest.len().checked_sub(32) else {
+        return Err(WireError::Truncated(bytes.len()));
+    };
+    let (body, digest) = rest.split_at(split);
+    if Sha256::digest(&bytes[..BYTECODE_MAGIC.len() + split]).as_slice() != digest {
+        return Err(WireError::Checksum);
+    }
+    let mut r = Reader {
+        bytes: body,
+        pos: BYTECODE_MAGIC.len(),
+    };
+    let engine = r.string()?;
+    if engine != engine_version() {
+        return Err(WireError::OtherEngine {
+            found: engine,
+            expected: engine_version(),
+        });
+    }
+    let entry = r.string()?;
+    let count = r.u32()? as usize;
+    let mut bytecode = BTreeMap::new();
+    let mut size = 0;
+    let mut last: Option<String> = None;
+    for _ in 0..count {
+        let name = r.module_name(&mut last)?;
+        let len = r.u32()? as usize;
+        let code = r.take(len)?;
+        size += code.len();
+        bytecode.insert(name, std::sync::Arc::<[u8]>::from(code));
+    }
+    if !r.bytes.is_empty() {
+        return Err(WireError::TrailingBytes(r.bytes.len()));
+    }
+    if !bytecode.contains_key(&entry) {
+        return Err(WireError::MissingEntry(entry));
+    }
+    Ok(CompiledBundle {
+        entry,
+        bytecode,
+        size,
+    })
+}
+
 fn put(out: &mut Vec<u8>, field: &[u8]) {
     out.extend_from_slice(&(field.len() as u32).to_be_bytes());
     out.extend_from_slice(field);
@@ -105,18 +257,8 @@ pub fn decode(bytes: &[u8]) -> Result<Bundle, WireError> {
     let mut modules = BTreeMap::new();
     let mut last: Option<String> = None;
     for _ in 0..count {
-        let name = r.string()?;
+        let name = r.module_name(&mut last)?;
         let source = r.string()?;
-        if last
-            .as_ref()
-            .is_some_and(|l| l.as_bytes() >= name.as_bytes())
-        {
-            return Err(WireError::NotCanonical(name));
-        }
-        if !valid_module_name(&name) {
-            return Err(WireError::BadName(name));
-        }
-        last = Some(name.clone());
         modules.insert(name, source);
     }
     if !r.bytes.is_empty() {
@@ -168,6 +310,23 @@ impl Reader<'_> {
         let at = self.pos;
         let b = self.take(n)?;
         String::from_utf8(b.to_vec()).map_err(|_| WireError::NotUtf8(at))
+    }
+
+    /// The next module name, which must be valid and sort strictly after
+    /// `last` (so the encoding is canonical); `last` becomes it.
+    fn module_name(&mut self, last: &mut Option<String>) -> Result<String, WireError> {
+        let name = self.string()?;
+        if last
+            .as_ref()
+            .is_some_and(|l| l.as_bytes() >= name.as_bytes())
+        {
+            return Err(WireError::NotCanonical(name));
+        }
+        if !valid_module_name(&name) {
+            return Err(WireError::BadName(name));
+        }
+        *last = Some(name.clone());
+        Ok(name)
     }
 }
 
@@ -293,5 +452,54 @@ mod tests {
         let mut utf = Vec::from(MAGIC);
         put(&mut utf, &[0xff, 0xfe]);
         assert!(matches!(decode(&utf), Err(WireError::NotUtf8(_))));
+    }
+
+    #[test]
+    fn compiled_bundles_round_trip_and_refuse_corruption() {
+        let compiled = crate::CompiledBundle::compile(&sample()).unwrap();
+        let bytes = encode_compiled(&compiled);
+        // SAFETY (for every decode below): the bytes come from
+        // `encode_compiled` in this process, or are refused before use.
+        let back = unsafe { decode_compiled(&bytes) }.unwrap();
+        assert_eq!(back.entry, compiled.entry);
+        assert_eq!(back.bytecode, compiled.bytecode);
+        assert_eq!(back.size, compiled.size);
+        assert!(
+            engine_version().starts_with("quickjs-ng-"),
+            "{}",
+            engine_version()
+        );
+        assert_eq!(engine_version(), engine_version());
+
+        assert_eq!(
+            unsafe { decode_compiled(&sample().to_wire()) }.err(),
+            Some(WireError::NotBytecode)
+        );
+        // Any flipped byte or truncation is caught by the checksum.
+        for at in [BYTECODE_MAGIC.len() + 2, bytes.len() / 2, bytes.len() - 1] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1;
+            assert_eq!(
+                unsafe { decode_compiled(&flipped) }.err(),
+                Some(WireError::Checksum),
+                "byte {at}"
+            );
+        }
+        assert_eq!(
+            unsafe { decode_compiled(&bytes[..bytes.len() - 7]) }.err(),
+            Some(WireError::Checksum)
+        );
+
+        // Another engine's bytecode is refused by name, checksum intact.
+        let mut other = Vec::from(BYTECODE_MAGIC);
+        put(&mut other, b"quickjs-ng-0.0.0-elsewhere");
+        put(&mut other, b"x.js");
+        other.extend_from_slice(&0u32.to_be_bytes());
+        let digest = Sha256::digest(&other);
+        other.extend_from_slice(&digest);
+        assert!(matches!(
+            unsafe { decode_compiled(&other) },
+            Err(WireError::OtherEngine { found, .. }) if found == "quickjs-ng-0.0.0-elsewhere"
+        ));
     }
 }
