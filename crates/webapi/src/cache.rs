@@ -605,7 +605,7 @@ struct KeyRequest {
 
 /// `Request | string` → method, fragment-less URL and headers.
 fn key_request<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<KeyRequest> {
-    let (method, url, headers) = if let Ok(req) = Class::<Request>::from_value(&value) {
+    let (method, url, headers) = if let Some(req) = crate::webidl::class_of::<Request>(&value) {
         let req = req.borrow();
         (
             req.method_str().to_owned(),

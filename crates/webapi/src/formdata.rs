@@ -85,7 +85,7 @@ fn create_entry_value<'js>(
     value: Value<'js>,
     filename: Option<String>,
 ) -> Result<FormValue<'js>> {
-    if let Ok(file) = Class::<File>::from_value(&value) {
+    if let Some(file) = crate::webidl::class_of::<File>(&value) {
         let Some(name) = filename else {
             return Ok(FormValue::File(file));
         };

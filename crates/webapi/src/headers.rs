@@ -70,7 +70,7 @@ impl Headers {
         if init.is_undefined() || init.is_null() {
             return Ok(());
         }
-        if let Ok(other) = Class::<Headers>::from_value(&init) {
+        if let Some(other) = crate::webidl::class_of::<Headers>(&init) {
             self.map.extend(other.borrow().map.clone());
             return Ok(());
         }

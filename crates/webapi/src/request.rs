@@ -203,7 +203,7 @@ impl<'js> Request<'js> {
 
     #[qjs(constructor)]
     fn new(ctx: Ctx<'js>, input: Value<'js>, init: Opt<Object<'js>>) -> Result<Self> {
-        let mut req = if let Ok(other) = Class::<Request>::from_value(&input) {
+        let mut req = if let Some(other) = crate::webidl::class_of::<Request>(&input) {
             let mut other = other.borrow_mut();
             let body = if init
                 .0

@@ -348,7 +348,7 @@ impl<'js> UrlSearchParams<'js> {
     }
 
     fn init_from_object(ctx: &Ctx<'js>, init: &Value<'js>) -> Result<Vec<(String, String)>> {
-        if let Ok(other) = Class::<UrlSearchParams>::from_value(init) {
+        if let Some(other) = crate::webidl::class_of::<UrlSearchParams>(init) {
             return Ok(other.borrow().list.clone());
         }
         if let Some(method) = iterator_method(ctx, init)? {

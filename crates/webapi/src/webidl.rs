@@ -14,6 +14,40 @@ use rquickjs::{
 
 use crate::error::{OrThrow, WebApiError};
 
+/// `value` as an instance of the Rust class `C`, if it is one.
+///
+/// Use this rather than `Class::<C>::from_value`: rquickjs decides with
+/// `JS_GetOpaque2`, which on any object not of a Rust class builds a
+/// `TypeError` (a formatted message and an Error object with a stack) and
+/// then discards it. On hot paths such as `new Response(body, { headers:
+/// {...} })` that cost several microseconds a request. A plain object,
+/// array, function or typed array has a built-in class id, below every id
+/// rquickjs registers, so those are ruled out by their id first.
+pub fn class_of<'js, C: JsClass<'js>>(value: &Value<'js>) -> Option<Class<'js, C>> {
+    let object = value.as_object()?;
+    // SAFETY: reads the class id of a live object.
+    let id = unsafe { qjs::JS_GetClassID(value.as_raw()) };
+    if id < rust_class_floor(value.ctx()) {
+        return None;
+    }
+    object.into_class().ok()
+}
+
+/// The smallest class id a Rust class can have. rquickjs registers its
+/// class ids as soon as a runtime is created, before anything else can,
+/// so in every runtime they come right after QuickJS's built-in classes:
+/// the id of one Rust class instance, taken once, bounds them all.
+fn rust_class_floor(ctx: &Ctx<'_>) -> u32 {
+    static FLOOR: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *FLOOR.get_or_init(|| {
+        Class::instance(ctx.clone(), crate::headers::Headers::default())
+            // SAFETY: reads the class id of a live object.
+            .map(|probe| unsafe { qjs::JS_GetClassID(probe.as_raw()) })
+            // Without a probe, rule nothing out.
+            .unwrap_or(0)
+    })
+}
+
 /// Converts any value to a Rust string the way WebIDL converts to
 /// `USVString`: `ToString` (so a Symbol throws a `TypeError`), then every
 /// unpaired surrogate becomes U+FFFD.
@@ -538,6 +572,39 @@ mod tests {
         let rt = Runtime::new().unwrap();
         let ctx = Context::full(&rt).unwrap();
         ctx.with(f);
+    }
+
+    #[test]
+    fn class_of_tells_rust_class_instances_apart_without_throwing() {
+        use crate::headers::Headers;
+        // Two runtimes alive at once: the class-id floor holds in both.
+        let first = Runtime::new().unwrap();
+        let first_ctx = Context::full(&first).unwrap();
+        for _ in 0..2 {
+            with_ctx(|ctx| {
+                crate::install(&ctx).unwrap();
+                let headers: Value = ctx.eval("new Headers({ a: '1' })").unwrap();
+                assert!(class_of::<Headers>(&headers).is_some());
+                assert!(class_of::<crate::blob::Blob>(&headers).is_none());
+                for source in [
+                    "({ a: 1 })",
+                    "[1]",
+                    "(() => 1)",
+                    "new Uint8Array(2)",
+                    "'text'",
+                    "new Map()",
+                ] {
+                    let v: Value = ctx.eval(source).unwrap();
+                    assert!(class_of::<Headers>(&v).is_none(), "{source}");
+                    assert!(!ctx.has_exception(), "{source} left an exception pending");
+                }
+            });
+            first_ctx.with(|ctx| {
+                crate::install(&ctx).unwrap();
+                let headers: Value = ctx.eval("new Headers()").unwrap();
+                assert!(class_of::<Headers>(&headers).is_some());
+            });
+        }
     }
 
     #[test]

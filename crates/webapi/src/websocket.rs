@@ -703,7 +703,7 @@ pub struct HostSocket {
 
 /// Whether `value` is a `WebSocket`.
 pub fn is_web_socket(value: &Value<'_>) -> bool {
-    Class::<WebSocket>::from_value(value).is_ok()
+    crate::webidl::class_of::<WebSocket>(value).is_some()
 }
 
 /// Takes the client end the handler returned in its response and connects
