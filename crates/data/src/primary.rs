@@ -47,7 +47,18 @@ pub struct Primary {
     head: AtomicU64,
     commit_hooks: Mutex<Vec<CommitHook>>,
     /// Writes waiting for the writer (see [`Primary::write`]).
-    queue: Mutex<Vec<Queued>>,
+    queue: Mutex<WriteQueue>,
+    /// Batches of writes run so far (see [`Primary::write_batches`]).
+    batches: AtomicU64,
+}
+
+/// Writes waiting for a commit, and whether a caller is leading (running
+/// the next batch); both under one lock, so a write is either taken by the
+/// leader or makes its own caller the leader, never neither.
+#[derive(Default)]
+struct WriteQueue {
+    waiting: Vec<Queued>,
+    leading: bool,
 }
 
 /// A write as queued for group commit: its body, type-erased, and where its
@@ -56,7 +67,15 @@ type Job = Box<dyn FnOnce(&mut Txn<'_>) -> Result<Box<dyn Any + Send>> + Send>;
 
 struct Queued {
     job: Job,
-    reply: std::sync::mpsc::SyncSender<Result<Write<Box<dyn Any + Send>>>>,
+    reply: std::sync::mpsc::SyncSender<Turn>,
+}
+
+/// What a waiting write's caller is told.
+enum Turn {
+    /// Its write's outcome.
+    Done(Result<Write<Box<dyn Any + Send>>>),
+    /// It leads now: run the next batch (which holds its own write).
+    Lead,
 }
 
 /// Called with the new head after each commit that changed the database.
@@ -208,7 +227,8 @@ impl Primary {
             reader: Mutex::new(reader),
             head: AtomicU64::new(head),
             commit_hooks: Mutex::new(Vec::new()),
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(WriteQueue::default()),
+            batches: AtomicU64::new(0),
         })
     }
 
@@ -398,6 +418,12 @@ impl Primary {
         auth.internal(|| Ok(content_hash(conn)))?
     }
 
+    /// How many batches of writes have run: one SQLite commit each, so
+    /// fewer than the writes when concurrent writes shared commits.
+    pub fn write_batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
     /// Registers `hook` to be called with the new head after every commit
     /// that changes the database (after the commit is durable), e.g. to wake
     /// replicas long-polling for the log. Hooks run on the writing thread:
@@ -407,36 +433,38 @@ impl Primary {
     }
 
     /// Runs `body` as one write with its own log entry, committed together
-    /// with whatever other writes are waiting (group commit): the thread
-    /// that gets the writer runs every queued write, each inside a
-    /// savepoint (a failing one is rolled back alone), and commits them
-    /// with one fsync. Each write still gets its own position, in queue
-    /// order, and is acknowledged only after the shared commit.
+    /// with whatever other writes are waiting (group commit): one caller at
+    /// a time leads, running every queued write, each inside a savepoint (a
+    /// failing one is rolled back alone), and committing them with one
+    /// fsync. Each write still gets its own position, in queue order, and
+    /// is acknowledged only after the shared commit.
+    ///
+    /// After its batch the leader hands the lead to the first write queued
+    /// meanwhile, so callers waiting for an answer are woken by it and never
+    /// queue for the writer themselves, and no caller leads for longer than
+    /// one batch after its own write is done.
     fn write<T: Send + 'static>(
         &self,
         body: impl FnOnce(&mut Txn<'_>) -> Result<T> + Send + 'static,
     ) -> Result<Write<T>> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        lock(&self.queue).push(Queued {
-            job: Box::new(move |txn| body(txn).map(|v| Box::new(v) as Box<dyn Any + Send>)),
-            reply,
-        });
+        let lead = {
+            let mut queue = lock(&self.queue);
+            queue.waiting.push(Queued {
+                job: Box::new(move |txn| body(txn).map(|v| Box::new(v) as Box<dyn Any + Send>)),
+                reply,
+            });
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        if lead {
+            self.lead();
+        }
         let out = loop {
-            if let Ok(done) = answer.try_recv() {
-                break done;
-            }
-            let mut w = lock(&self.writer);
-            // A leader may have run ours while we waited for the writer.
-            if let Ok(done) = answer.try_recv() {
-                break done;
-            }
-            let queued = std::mem::take(&mut *lock(&self.queue));
-            let (jobs, replies): (Vec<Job>, Vec<_>) =
-                queued.into_iter().map(|q| (q.job, q.reply)).unzip();
-            let results = w.transactions(jobs);
-            self.head.store(w.head, Ordering::Release);
-            for (reply, result) in replies.into_iter().zip(results) {
-                let _ = reply.send(result);
+            match answer.recv() {
+                Ok(Turn::Done(done)) => break done,
+                Ok(Turn::Lead) => self.lead(),
+                // A leader died (a panic) with our write still queued.
+                Err(_) => break Err(Error::GroupCommit("the write's leader stopped".into())),
             }
         };
         let out = out.map(|w| Write {
@@ -458,6 +486,44 @@ impl Primary {
             }
         }
         out
+    }
+
+    /// Runs one batch, every write queued now, as one commit, then hands
+    /// the lead on to the first write queued meanwhile (or gives it up).
+    fn lead(&self) {
+        /// Gives the lead up if the batch panics, failing the writes still
+        /// queued (their callers get an error, not a hang).
+        struct Abdicate<'a>(&'a Mutex<WriteQueue>);
+        impl Drop for Abdicate<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    let mut queue = lock(self.0);
+                    queue.waiting.clear();
+                    queue.leading = false;
+                }
+            }
+        }
+        let _abdicate = Abdicate(&self.queue);
+        {
+            let mut w = lock(&self.writer);
+            let queued = std::mem::take(&mut lock(&self.queue).waiting);
+            let (jobs, replies): (Vec<Job>, Vec<_>) =
+                queued.into_iter().map(|q| (q.job, q.reply)).unzip();
+            let results = w.transactions(jobs);
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.head.store(w.head, Ordering::Release);
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(Turn::Done(result));
+            }
+        }
+        let mut queue = lock(&self.queue);
+        match queue.waiting.first() {
+            // Its caller is blocked on its channel, which is empty.
+            Some(next) => {
+                let _ = next.reply.send(Turn::Lead);
+            }
+            None => queue.leading = false,
+        }
     }
 }
 
