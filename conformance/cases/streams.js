@@ -35,6 +35,35 @@ export default suite("streams", [
   ["writer_desired_size", async () => { const w = new WritableStream({}, { highWaterMark: 4 }).getWriter(); await w.ready; return w.desiredSize; }, 4],
   ["byob_reader", async () => { const s = new ReadableStream({ type: "bytes", start(c) { c.enqueue(new Uint8Array([1, 2, 3])); c.close(); } });
     const r = s.getReader({ mode: "byob" }); const { value } = await r.read(new Uint8Array(8)); return bytes(value); }, [1, 2, 3]],
+  ["byob_read_min", async () => { let ctl; const s = new ReadableStream({ type: "bytes", start(c) { ctl = c; } });
+    const r = s.getReader({ mode: "byob" }); const p = r.read(new Uint8Array(8), { min: 3 });
+    ctl.enqueue(new Uint8Array([1, 2])); ctl.enqueue(new Uint8Array([3, 4])); return bytes((await p).value); }, [1, 2, 3, 4]],
+  ["byob_view_detached", async () => { const s = new ReadableStream({ type: "bytes", start(c) { c.enqueue(new Uint8Array([5])); } });
+    const view = new Uint8Array(4); const { value } = await s.getReader({ mode: "byob" }).read(view);
+    return [view.byteLength, value.byteLength, value.buffer.byteLength]; }, [0, 1, 4]],
+  ["byob_read_errors", async () => { const r = new ReadableStream({ type: "bytes" }).getReader({ mode: "byob" });
+    return [await threw(() => r.read(new Uint8Array(0))), await threw(() => r.read(new Uint8Array(2), { min: 3 })),
+      await threw(() => new ReadableStream().getReader({ mode: "byob" }))]; },
+    [error("TypeError"), error("RangeError"), error("TypeError")]],
+  ["byob_release_lock_rejects_reads", async () => { const r = new ReadableStream({ type: "bytes" }).getReader({ mode: "byob" });
+    const p = threw(() => r.read(new Uint8Array(1))); r.releaseLock(); return p; }, error("TypeError")],
+  ["byob_request_respond", async () => { const s = new ReadableStream({ type: "bytes", pull(c) {
+      const v = c.byobRequest.view; v[0] = 9; v[1] = 8; c.byobRequest.respond(2); } });
+    const { value } = await s.getReader({ mode: "byob" }).read(new Uint8Array(4)); return bytes(value); }, [9, 8]],
+  ["byob_request_respond_with_new_view", async () => { const s = new ReadableStream({ type: "bytes", pull(c) {
+      const v = new Uint8Array(c.byobRequest.view.buffer, c.byobRequest.view.byteOffset, 1); v[0] = 7; c.byobRequest.respondWithNewView(v); } });
+    const { value } = await s.getReader({ mode: "byob" }).read(new Uint8Array(4)); return bytes(value); }, [7]],
+  ["byob_close_returns_buffer", async () => { const s = new ReadableStream({ type: "bytes", pull(c) { c.close(); c.byobRequest.respond(0); } });
+    const { value, done } = await s.getReader({ mode: "byob" }).read(new Uint16Array(2)); return [done, value.constructor.name, value.length]; },
+    [true, "Uint16Array", 0]],
+  ["byob_response_body", async () => { const r = new Response("hello world").body.getReader({ mode: "byob" });
+    const { value } = await r.read(new Uint8Array(5)); return new TextDecoder().decode(value); }, "hello"],
+  ["byob_globals", () => [typeof ReadableStreamBYOBReader, typeof ReadableStreamBYOBRequest,
+    Object.prototype.toString.call(new ReadableStream({ type: "bytes" }).getReader({ mode: "byob" }))],
+    ["function", "function", "[object ReadableStreamBYOBReader]"]],
+  ["body_disturbed_by_partial_read", async () => { const res = new Response("abc"); const before = res.bodyUsed;
+    const r = res.body.getReader(); await r.read(); r.releaseLock(); return [before, res.bodyUsed, await threw(() => res.text())]; },
+    [false, true, error("TypeError")]],
   ["byte_stream_default_reader", async () => { const s = new ReadableStream({ type: "bytes", start(c) { c.enqueue(new Uint8Array([7])); c.close(); } });
     return (await collect(s)).map(bytes); }, [[7]]],
   ["identity_transform_stream", async () => { const { readable, writable } = new IdentityTransformStream(); const w = writable.getWriter();

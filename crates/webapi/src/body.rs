@@ -54,10 +54,32 @@ impl std::fmt::Debug for Body<'_> {
 }
 
 /// A body plus its "disturbed" flag.
+///
+/// The flag covers bodies read without a stream (buffered and host bodies
+/// consumed by `text()` and friends, or moved into another request); a body
+/// that is a JS stream is also disturbed once that stream is, whoever read
+/// it, as Fetch defines it (<https://fetch.spec.whatwg.org/#body-disturbed>).
 #[derive(Debug, Default, rquickjs::JsLifetime)]
 pub struct BodySlot<'js> {
     body: Body<'js>,
     used: bool,
+}
+
+/// The message of the `TypeError` for a body that was already read.
+const USED: &str = "Body has already been used. It can only be used once.";
+
+/// Why a body cannot be read (Fetch's "unusable"): a `TypeError`, if it
+/// is locked or disturbed.
+///
+/// Spec: <https://fetch.spec.whatwg.org/#body-unusable>
+fn unusable(stream: &Object<'_>) -> Option<WebApiError> {
+    match crate::streams::stream_state(stream.ctx(), stream) {
+        Some(state) if state.disturbed => Some(WebApiError::type_error(USED)),
+        Some(state) if state.locked => Some(WebApiError::type_error(
+            "Body is locked to a reader and cannot be read.",
+        )),
+        _ => None,
+    }
 }
 
 impl<'js> Trace<'js> for BodySlot<'js> {
@@ -72,9 +94,32 @@ impl<'js> BodySlot<'js> {
         Self { body, used: false }
     }
 
-    /// `bodyUsed`.
+    /// `bodyUsed`: true once the body was consumed, or its stream read
+    /// from or cancelled.
     pub fn used(&self) -> bool {
-        self.used
+        self.used || self.stream_disturbed()
+    }
+
+    fn stream_disturbed(&self) -> bool {
+        match &self.body {
+            Body::Stream(s) => matches!(
+                crate::streams::stream_state(s.ctx(), s),
+                Some(state) if state.disturbed
+            ),
+            _ => false,
+        }
+    }
+
+    /// A `TypeError` if the body cannot be read: already used, or a stream
+    /// that is disturbed or locked.
+    fn check_usable(&self) -> std::result::Result<(), WebApiError> {
+        if self.used {
+            return Err(WebApiError::type_error(USED));
+        }
+        match &self.body {
+            Body::Stream(s) => unusable(s).map_or(Ok(()), Err),
+            _ => Ok(()),
+        }
     }
 
     /// Whether there is no body at all.
@@ -84,11 +129,7 @@ impl<'js> BodySlot<'js> {
 
     /// Takes the body for a consuming read, marking the slot used.
     pub fn take_for_read(&mut self) -> std::result::Result<Body<'js>, WebApiError> {
-        if self.used {
-            return Err(WebApiError::type_error(
-                "Body has already been used. It can only be used once.",
-            ));
-        }
+        self.check_usable()?;
         self.used = true;
         Ok(std::mem::take(&mut self.body))
     }
@@ -96,11 +137,7 @@ impl<'js> BodySlot<'js> {
     /// Takes the body to move it into another request or response (the
     /// source becomes used only if it had a body).
     pub fn take_for_transfer(&mut self) -> std::result::Result<Body<'js>, WebApiError> {
-        if self.used {
-            return Err(WebApiError::type_error(
-                "Body has already been used. It can only be used once.",
-            ));
-        }
+        self.check_usable()?;
         if !self.is_none() {
             self.used = true;
         }
@@ -114,12 +151,7 @@ impl<'js> BodySlot<'js> {
     ///
     /// Spec: <https://fetch.spec.whatwg.org/#concept-body-clone>
     pub fn try_clone(&mut self, ctx: &Ctx<'js>) -> Result<Self> {
-        if self.used {
-            return Err(WebApiError::type_error(
-                "Body has already been used. It can only be used once.",
-            ))
-            .or_throw(ctx);
-        }
+        self.check_usable().or_throw(ctx)?;
         let body = match &self.body {
             Body::None => Body::None,
             Body::Bytes(b) => Body::Bytes(b.clone()),
@@ -182,6 +214,9 @@ pub fn extract<'js>(ctx: &Ctx<'js>, init: Value<'js>) -> Result<Extracted<'js>> 
     }
     if let Some(obj) = init.as_object() {
         if is_instance(ctx, obj, "ReadableStream")? {
+            if let Some(e) = unusable(obj) {
+                return Err(e).or_throw(ctx);
+            }
             return Ok(Extracted {
                 body: Body::Stream(obj.clone()),
                 content_type: None,
@@ -427,7 +462,9 @@ impl HostChunks {
     }
 }
 
-/// Makes a byte `ReadableStream` whose `pull` reads the next host chunk.
+/// Makes a byte `ReadableStream` (`type: "bytes"`, so it can be read with a
+/// BYOB reader, as in workerd) whose `pull` reads the next host chunk. Each
+/// chunk is a fresh `Uint8Array`, whose buffer `enqueue` may transfer.
 fn stream_from_chunks<'js>(ctx: &Ctx<'js>, chunks: HostChunks) -> Result<Object<'js>> {
     let ctor: Value = ctx.globals().get("ReadableStream")?;
     let Some(ctor) = ctor.as_constructor() else {
@@ -453,9 +490,19 @@ fn stream_from_chunks<'js>(ctx: &Ctx<'js>, chunks: HostChunks) -> Result<Object<
                             .get::<_, Function>("enqueue")?
                             .call::<_, ()>((rquickjs::function::This(controller.clone()), arr))
                     }
-                    Ok(None) => controller
-                        .get::<_, Function>("close")?
-                        .call::<_, ()>((rquickjs::function::This(controller.clone()),)),
+                    Ok(None) => {
+                        controller
+                            .get::<_, Function>("close")?
+                            .call::<_, ()>((rquickjs::function::This(controller.clone()),))?;
+                        // A BYOB read still waiting gets its buffer back, empty.
+                        let request: Value = controller.get("byobRequest")?;
+                        match request.into_object() {
+                            Some(request) => request
+                                .get::<_, Function>("respond")?
+                                .call::<_, ()>((rquickjs::function::This(request.clone()), 0)),
+                            None => Ok(()),
+                        }
+                    }
                     Err(e) => {
                         let err = WebApiError::type_error(format!("Failed to read body: {e}"))
                             .throw(&ctx2);
@@ -470,6 +517,7 @@ fn stream_from_chunks<'js>(ctx: &Ctx<'js>, chunks: HostChunks) -> Result<Object<
         },
     )?;
     let source_obj = Object::new(ctx.clone())?;
+    source_obj.set("type", "bytes")?;
     source_obj.set("pull", pull)?;
     ctor.construct((source_obj,))
 }
@@ -586,4 +634,68 @@ pub fn into_host_body<'js>(ctx: &Ctx<'js>, body: Body<'js>) -> HostBody {
         }
     });
     Pumped(rx).boxed_unsync()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::run_js;
+
+    #[test]
+    fn body_used_follows_the_stream() {
+        assert_eq!(
+            run_js(
+                "const a = new Response('abc');
+                 const body = a.body;
+                 const before = a.bodyUsed;
+                 const r = body.getReader();
+                 await r.read();
+                 const afterRead = a.bodyUsed;
+                 r.releaseLock();
+                 const rest = await a.text().catch((e) => e.name);
+                 const c = new Response(new ReadableStream());
+                 await c.body.cancel();
+                 const req = new Request('https://example.com/', { method: 'POST', body: 'hi' });
+                 await req.body.getReader().read();
+                 return [before, afterRead, rest, c.bodyUsed, req.bodyUsed].join();"
+            ),
+            "false,true,TypeError,true,true"
+        );
+    }
+
+    #[test]
+    fn locked_or_disturbed_bodies_are_unusable() {
+        assert_eq!(
+            run_js(
+                "const out = [];
+                 const b = new Response('xyz');
+                 b.body.getReader();
+                 out.push(await b.text().catch((e) => e.name), b.bodyUsed);
+                 const rs = new ReadableStream({ start(c) { c.enqueue(new Uint8Array([1])); } });
+                 const r = rs.getReader();
+                 await r.read();
+                 r.releaseLock();
+                 for (const f of [() => new Response(rs), () => new Request('https://x/', { method: 'POST', body: rs }),
+                                  () => new Response(new ReadableStream({ start(c) { c.close(); } })).body.getReader()]) {
+                   try { f(); out.push('ok'); } catch (e) { out.push(e.name); }
+                 }
+                 const locked = new ReadableStream();
+                 locked.getReader();
+                 try { new Response(locked); } catch (e) { out.push(e.name); }
+                 const d = new Response('q');
+                 await d.body.getReader().read();
+                 try { d.clone(); } catch (e) { out.push(e.name); }
+                 const req = new Request('https://x/', { method: 'POST', body: 'hi' });
+                 const rr = req.body.getReader();
+                 await rr.read();
+                 rr.releaseLock();
+                 try { new Request(req); } catch (e) { out.push(e.name); }
+                 // A body read to its end is used too.
+                 const e = new Response('abc');
+                 for await (const _ of e.body);
+                 out.push(e.bodyUsed, await e.arrayBuffer().catch((x) => x.name));
+                 return out.join();"
+            ),
+            "TypeError,false,TypeError,TypeError,ok,TypeError,TypeError,TypeError,true,TypeError"
+        );
+    }
 }

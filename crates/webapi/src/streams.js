@@ -35,6 +35,11 @@
     TypeError: $TypeError,
     RangeError: $RangeError,
     Uint8Array: $Uint8Array,
+    ArrayBuffer: $ArrayBuffer,
+    DataView: $DataView,
+    TypedArrays,
+    TypedArraySet,
+    RegisterInternals,
     ArrayBufferIsView,
     ArrayBufferTransfer,
     ArrayBufferSlice,
@@ -329,18 +334,32 @@
     pullAgain = false;
     pulling = false;
     hwm = 1;
-    sizeFn = undefined; // strategy size(); undefined means 1 (byteLength for bytes)
+    sizeFn = undefined; // strategy size(); undefined means 1
     source = undefined; // `this` for the algorithms below
     pullFn = undefined;
     cancelFn = undefined;
     onPulled = undefined;
     onPullFailed = undefined;
+    // Byte streams only (ReadableByteStreamController's own slots); their
+    // [[queue]] is `queue` above, holding ByteQueueEntry records.
+    pendingPullIntos = [];
+    byobRequest = null; // a BYOBRequestRecord, or null
+    autoAllocateChunkSize = undefined;
   }
 
   class RSReader {
     stream = undefined;
     readRequests = [];
     closed = new LazyPromise(true);
+    byob = false;
+  }
+
+  // https://streams.spec.whatwg.org/#byob-reader-class
+  class RSBYOBReader {
+    stream = undefined;
+    readIntoRequests = [];
+    closed = new LazyPromise(true);
+    byob = true;
   }
 
   // The read request of reader.read(): https://streams.spec.whatwg.org/#read-request
@@ -359,6 +378,30 @@
     }
     closeSteps() {
       this.resolve({ value: undefined, done: true });
+    }
+    errorSteps(e) {
+      this.reject(e);
+    }
+  }
+
+  // The read-into request of byobReader.read(): https://streams.spec.whatwg.org/#read-into-request
+  class ReadIntoRequest {
+    promise;
+    resolve;
+    reject;
+    constructor() {
+      const r = PromiseWithResolvers();
+      this.promise = r.promise;
+      this.resolve = r.resolve;
+      this.reject = r.reject;
+    }
+    chunkSteps(chunk) {
+      this.resolve({ value: chunk, done: false });
+    }
+    // Given the (empty or partly filled) view when the stream closed, so
+    // the caller gets its memory back; undefined when it was cancelled.
+    closeSteps(chunk) {
+      this.resolve({ value: chunk, done: true });
     }
     errorSteps(e) {
       this.reject(e);
@@ -388,7 +431,15 @@
     if (rs.state === 'closed') return PromiseResolve(undefined);
     if (rs.state === 'errored') return PromiseReject(rs.storedError);
     ReadableStreamClose(rs);
-    const sourceCancelPromise = ReadableStreamDefaultControllerCancelSteps(rs, reason);
+    const reader = rs.reader;
+    if (reader !== undefined && reader.byob) {
+      const requests = reader.readIntoRequests;
+      reader.readIntoRequests = [];
+      for (let i = 0; i < requests.length; i++) requests[i].closeSteps(undefined);
+    }
+    const sourceCancelPromise = rs.isBytes
+      ? ReadableByteStreamControllerCancelSteps(rs, reason)
+      : ReadableStreamDefaultControllerCancelSteps(rs, reason);
     return promiseThen(sourceCancelPromise, returnUndefined);
   }
 
@@ -397,6 +448,8 @@
     const reader = rs.reader;
     if (reader === undefined) return;
     lazyResolve(reader.closed);
+    // A BYOB reader's requests wait for the source's respond(0).
+    if (reader.byob) return;
     const requests = reader.readRequests;
     if (requests.length !== 0) {
       reader.readRequests = [];
@@ -410,7 +463,8 @@
     const reader = rs.reader;
     if (reader === undefined) return;
     lazyReject(reader.closed, e);
-    ReadableStreamDefaultReaderErrorReadRequests(reader, e);
+    if (reader.byob) ReadableStreamBYOBReaderErrorReadIntoRequests(reader, e);
+    else ReadableStreamDefaultReaderErrorReadRequests(reader, e);
   }
 
   function ReadableStreamFulfillReadRequest(rs, chunk, done) {
@@ -433,6 +487,7 @@
     );
     if (rs.state === 'readable') lazyReject(reader.closed, e);
     else lazyReplaceRejected(reader.closed, e);
+    if (rs.isBytes) ReadableByteStreamControllerReleaseSteps(rs);
     rs.reader = undefined;
     reader.stream = undefined;
   }
@@ -442,6 +497,7 @@
     rs.disturbed = true;
     if (rs.state === 'closed') request.closeSteps();
     else if (rs.state === 'errored') request.errorSteps(rs.storedError);
+    else if (rs.isBytes) ReadableByteStreamControllerPullSteps(rs, request);
     else ReadableStreamDefaultControllerPullSteps(rs, request);
   }
 
@@ -464,8 +520,7 @@
     ReadableStreamReaderGenericInitialize(reader, rs);
   }
 
-  // [[PullSteps]] of the default controller (and of the byte controller
-  // with a default reader, which is the only reader byte streams have here).
+  // [[PullSteps]] of the default controller.
   function ReadableStreamDefaultControllerPullSteps(rs, request) {
     if (!queueIsEmpty(rs)) {
       const chunk = DequeueValue(rs);
@@ -500,8 +555,13 @@
     return result;
   }
 
+  // Also ReadableByteStreamControllerCallPullIfNeeded, whose steps are the
+  // same but for ShouldCallPull and the error it reports a failure with.
   function ReadableStreamDefaultControllerCallPullIfNeeded(rs) {
-    if (!ReadableStreamDefaultControllerShouldCallPull(rs)) return;
+    const shouldPull = rs.isBytes
+      ? ReadableByteStreamControllerShouldCallPull(rs)
+      : ReadableStreamDefaultControllerShouldCallPull(rs);
+    if (!shouldPull) return;
     if (rs.pulling) {
       rs.pullAgain = true;
       return;
@@ -526,7 +586,7 @@
           ReadableStreamDefaultControllerCallPullIfNeeded(rs);
         }
       };
-      rs.onPullFailed = (e) => ReadableStreamDefaultControllerError(rs, e);
+      rs.onPullFailed = (e) => ReadableStreamControllerError(rs, e);
     }
     promiseThen(result, rs.onPulled, rs.onPullFailed);
   }
@@ -570,8 +630,6 @@
           ReadableStreamDefaultControllerError(rs, e);
           throw e;
         }
-      } else if (rs.isBytes) {
-        size = chunk.byteLength;
       }
       try {
         EnqueueValueWithSize(rs, chunk, size);
@@ -590,6 +648,13 @@
     ReadableStreamError(rs, e);
   }
 
+  // The error steps of whichever controller `rs` has, for the code both
+  // kinds share (pull and start failures, tee).
+  function ReadableStreamControllerError(rs, e) {
+    if (rs.isBytes) ReadableByteStreamControllerError(rs, e);
+    else ReadableStreamDefaultControllerError(rs, e);
+  }
+
   function ReadableStreamDefaultControllerGetDesiredSize(rs) {
     const state = rs.state;
     if (state === 'errored') return null;
@@ -603,6 +668,8 @@
   const ReadableStreamDefaultControllerCanCloseOrEnqueue = (rs) =>
     !rs.closeRequested && rs.state === 'readable';
 
+  // Also SetUpReadableByteStreamController (`rs.isBytes` set, no sizeFn),
+  // whose steps are the same apart from the byte controller's own slots.
   function SetUpReadableStreamDefaultController(
     rs, controllerObj, source, startFn, pullFn, cancelFn, hwm, sizeFn, startValue,
   ) {
@@ -620,13 +687,191 @@
         rs.started = true;
         ReadableStreamDefaultControllerCallPullIfNeeded(rs);
       },
-      (r) => ReadableStreamDefaultControllerError(rs, r),
+      (r) => ReadableStreamControllerError(rs, r),
     );
   }
 
-  // ReadableByteStreamControllerEnqueue, for a byte stream read only through
-  // default readers: the chunk's buffer is transferred and the queue holds
-  // Uint8Array views of it.
+  // ---------------------------------------------------------------------
+  // Byte stream controllers and BYOB readers
+  // https://streams.spec.whatwg.org/#rbs-controller-abstract-ops
+  // https://streams.spec.whatwg.org/#readable-stream-byob-reader-read
+  // ---------------------------------------------------------------------
+
+  // https://streams.spec.whatwg.org/#readable-byte-stream-queue-entry
+  class ByteQueueEntry {
+    buffer;
+    byteOffset;
+    byteLength;
+    constructor(buffer, byteOffset, byteLength) {
+      this.buffer = buffer;
+      this.byteOffset = byteOffset;
+      this.byteLength = byteLength;
+    }
+  }
+
+  // https://streams.spec.whatwg.org/#pull-into-descriptor
+  class PullIntoDescriptor {
+    buffer;
+    bufferByteLength;
+    byteOffset;
+    byteLength;
+    bytesFilled = 0;
+    minimumFill;
+    elementSize;
+    viewConstructor;
+    readerType; // 'default', 'byob' or 'none'
+    constructor(buffer, byteOffset, byteLength, minimumFill, elementSize, viewConstructor, readerType) {
+      this.buffer = buffer;
+      this.bufferByteLength = callFunction(ArrayBufferByteLength, buffer);
+      this.byteOffset = byteOffset;
+      this.byteLength = byteLength;
+      this.minimumFill = minimumFill;
+      this.elementSize = elementSize;
+      this.viewConstructor = viewConstructor;
+      this.readerType = readerType;
+    }
+  }
+
+  // A ReadableStreamBYOBRequest's slots; `controller` is the stream record.
+  class BYOBRequestRecord {
+    controller;
+    view;
+    obj = undefined;
+    constructor(controller, view) {
+      this.controller = controller;
+      this.view = view;
+    }
+  }
+
+  // https://streams.spec.whatwg.org/#transfer-array-buffer
+  const TransferArrayBuffer = (buffer) => callFunction(ArrayBufferTransfer, buffer);
+
+  function CopyDataBlockBytes(to, toIndex, from, fromIndex, count) {
+    callFunction(TypedArraySet, new $Uint8Array(to, toIndex, count), new $Uint8Array(from, fromIndex, count));
+  }
+
+  function AcquireReadableStreamBYOBReader(rs) {
+    const reader = new RSBYOBReader();
+    SetUpReadableStreamBYOBReader(reader, rs);
+    return reader;
+  }
+
+  function SetUpReadableStreamBYOBReader(reader, rs) {
+    if (IsReadableStreamLocked(rs)) {
+      throw new $TypeError('This stream has already been locked for exclusive reading by another reader');
+    }
+    if (!rs.isBytes) {
+      throw new $TypeError('Cannot use a BYOB reader with a stream that is not a byte stream (type: "bytes")');
+    }
+    ReadableStreamReaderGenericInitialize(reader, rs);
+  }
+
+  function ReadableStreamBYOBReaderRead(reader, view, min, readIntoRequest) {
+    const rs = reader.stream;
+    rs.disturbed = true;
+    if (rs.state === 'errored') readIntoRequest.errorSteps(rs.storedError);
+    else ReadableByteStreamControllerPullInto(rs, view, min, readIntoRequest);
+  }
+
+  function ReadableStreamBYOBReaderRelease(reader) {
+    ReadableStreamReaderGenericRelease(reader);
+    ReadableStreamBYOBReaderErrorReadIntoRequests(reader, new $TypeError('Reader was released'));
+  }
+
+  function ReadableStreamBYOBReaderErrorReadIntoRequests(reader, e) {
+    const requests = reader.readIntoRequests;
+    if (requests.length === 0) return;
+    reader.readIntoRequests = [];
+    for (let i = 0; i < requests.length; i++) requests[i].errorSteps(e);
+  }
+
+  function ReadableStreamFulfillReadIntoRequest(rs, chunk, done) {
+    const request = rs.reader.readIntoRequests.shift();
+    if (done) request.closeSteps(chunk);
+    else request.chunkSteps(chunk);
+  }
+
+  // [[CancelSteps]]
+  function ReadableByteStreamControllerCancelSteps(rs, reason) {
+    ReadableByteStreamControllerClearPendingPullIntos(rs);
+    // ResetQueue, the cancel algorithm, ClearAlgorithms: as for default controllers.
+    return ReadableStreamDefaultControllerCancelSteps(rs, reason);
+  }
+
+  // [[PullSteps]], for a default reader.
+  function ReadableByteStreamControllerPullSteps(rs, readRequest) {
+    if (rs.queueTotalSize > 0) {
+      ReadableByteStreamControllerFillReadRequestFromQueue(rs, readRequest);
+      return;
+    }
+    const size = rs.autoAllocateChunkSize;
+    if (size !== undefined) {
+      let buffer;
+      try {
+        buffer = new $ArrayBuffer(size);
+      } catch (e) {
+        readRequest.errorSteps(e);
+        return;
+      }
+      const pending = rs.pendingPullIntos;
+      pending[pending.length] = new PullIntoDescriptor(buffer, 0, size, 1, 1, $Uint8Array, 'default');
+    }
+    const requests = rs.reader.readRequests;
+    requests[requests.length] = readRequest;
+    ReadableStreamDefaultControllerCallPullIfNeeded(rs);
+  }
+
+  // [[ReleaseSteps]]: a read in progress keeps its descriptor, so the
+  // source can still respond to it; what it gets goes to the queue.
+  function ReadableByteStreamControllerReleaseSteps(rs) {
+    const pending = rs.pendingPullIntos;
+    if (pending.length !== 0) {
+      const first = pending[0];
+      first.readerType = 'none';
+      rs.pendingPullIntos = [first];
+    }
+  }
+
+  function ReadableByteStreamControllerClearPendingPullIntos(rs) {
+    ReadableByteStreamControllerInvalidateBYOBRequest(rs);
+    rs.pendingPullIntos = [];
+  }
+
+  function ReadableByteStreamControllerClose(rs) {
+    if (rs.closeRequested || rs.state !== 'readable') return;
+    if (rs.queueTotalSize > 0) {
+      rs.closeRequested = true;
+      return;
+    }
+    const pending = rs.pendingPullIntos;
+    if (pending.length !== 0) {
+      const first = pending[0];
+      if (first.bytesFilled % first.elementSize !== 0) {
+        const e = new $TypeError('Insufficient bytes to fill elements in the given buffer');
+        ReadableByteStreamControllerError(rs, e);
+        throw e;
+      }
+    }
+    ReadableStreamDefaultControllerClearAlgorithms(rs);
+    ReadableStreamClose(rs);
+  }
+
+  function ReadableByteStreamControllerCommitPullIntoDescriptor(rs, pullIntoDescriptor) {
+    const done = rs.state === 'closed';
+    const filledView = ReadableByteStreamControllerConvertPullIntoDescriptor(pullIntoDescriptor);
+    if (pullIntoDescriptor.readerType === 'default') {
+      ReadableStreamFulfillReadRequest(rs, filledView, done);
+    } else {
+      ReadableStreamFulfillReadIntoRequest(rs, filledView, done);
+    }
+  }
+
+  function ReadableByteStreamControllerConvertPullIntoDescriptor(d) {
+    const buffer = TransferArrayBuffer(d.buffer);
+    const Ctor = d.viewConstructor;
+    return new Ctor(buffer, d.byteOffset, d.bytesFilled / d.elementSize);
+  }
+
   function ReadableByteStreamControllerEnqueue(rs, chunk) {
     if (rs.closeRequested || rs.state !== 'readable') return;
     const buffer = chunk.buffer;
@@ -635,8 +880,305 @@
     if (isDetached(buffer)) {
       throw new $TypeError("chunk's buffer is detached and so cannot be enqueued");
     }
-    const transferred = callFunction(ArrayBufferTransfer, buffer);
-    ReadableStreamDefaultControllerEnqueue(rs, new $Uint8Array(transferred, byteOffset, byteLength));
+    const transferredBuffer = TransferArrayBuffer(buffer);
+    const pending = rs.pendingPullIntos;
+    if (pending.length !== 0) {
+      const first = pending[0];
+      if (isDetached(first.buffer)) {
+        throw new $TypeError("The BYOB request's buffer has been detached and so cannot be filled with an enqueued chunk");
+      }
+      ReadableByteStreamControllerInvalidateBYOBRequest(rs);
+      first.buffer = TransferArrayBuffer(first.buffer);
+      if (first.readerType === 'none') ReadableByteStreamControllerEnqueueDetachedPullIntoToQueue(rs, first);
+    }
+    const reader = rs.reader;
+    if (reader !== undefined && !reader.byob) {
+      ReadableByteStreamControllerProcessReadRequestsUsingQueue(rs);
+      if (reader.readRequests.length === 0) {
+        ReadableByteStreamControllerEnqueueChunkToQueue(rs, transferredBuffer, byteOffset, byteLength);
+      } else {
+        if (rs.pendingPullIntos.length !== 0) ReadableByteStreamControllerShiftPendingPullInto(rs);
+        const transferredView = new $Uint8Array(transferredBuffer, byteOffset, byteLength);
+        ReadableStreamFulfillReadRequest(rs, transferredView, false);
+      }
+    } else if (reader !== undefined) {
+      ReadableByteStreamControllerEnqueueChunkToQueue(rs, transferredBuffer, byteOffset, byteLength);
+      const filled = ReadableByteStreamControllerProcessPullIntoDescriptorsUsingQueue(rs);
+      for (let i = 0; i < filled.length; i++) ReadableByteStreamControllerCommitPullIntoDescriptor(rs, filled[i]);
+    } else {
+      ReadableByteStreamControllerEnqueueChunkToQueue(rs, transferredBuffer, byteOffset, byteLength);
+    }
+    ReadableStreamDefaultControllerCallPullIfNeeded(rs);
+  }
+
+  function ReadableByteStreamControllerEnqueueChunkToQueue(rs, buffer, byteOffset, byteLength) {
+    const q = rs.queue;
+    q[q.length] = new ByteQueueEntry(buffer, byteOffset, byteLength);
+    rs.queueTotalSize += byteLength;
+  }
+
+  function ReadableByteStreamControllerEnqueueClonedChunkToQueue(rs, buffer, byteOffset, byteLength) {
+    let clone;
+    try {
+      clone = callFunction(ArrayBufferSlice, buffer, byteOffset, byteOffset + byteLength);
+    } catch (e) {
+      ReadableByteStreamControllerError(rs, e);
+      throw e;
+    }
+    ReadableByteStreamControllerEnqueueChunkToQueue(rs, clone, 0, byteLength);
+  }
+
+  function ReadableByteStreamControllerEnqueueDetachedPullIntoToQueue(rs, d) {
+    if (d.bytesFilled > 0) {
+      ReadableByteStreamControllerEnqueueClonedChunkToQueue(rs, d.buffer, d.byteOffset, d.bytesFilled);
+    }
+    ReadableByteStreamControllerShiftPendingPullInto(rs);
+  }
+
+  function ReadableByteStreamControllerError(rs, e) {
+    if (rs.state !== 'readable') return;
+    ReadableByteStreamControllerClearPendingPullIntos(rs);
+    ResetQueue(rs);
+    ReadableStreamDefaultControllerClearAlgorithms(rs);
+    ReadableStreamError(rs, e);
+  }
+
+  function ReadableByteStreamControllerFillHeadPullIntoDescriptor(rs, size, d) {
+    d.bytesFilled += size;
+  }
+
+  function ReadableByteStreamControllerFillPullIntoDescriptorFromQueue(rs, d) {
+    const room = d.byteLength - d.bytesFilled;
+    const maxBytesToCopy = rs.queueTotalSize < room ? rs.queueTotalSize : room;
+    const maxBytesFilled = d.bytesFilled + maxBytesToCopy;
+    let totalBytesToCopyRemaining = maxBytesToCopy;
+    let ready = false;
+    const remainderBytes = maxBytesFilled % d.elementSize;
+    const maxAlignedBytes = maxBytesFilled - remainderBytes;
+    if (maxAlignedBytes >= d.minimumFill) {
+      totalBytesToCopyRemaining = maxAlignedBytes - d.bytesFilled;
+      ready = true;
+    }
+    const queue = rs.queue;
+    while (totalBytesToCopyRemaining > 0) {
+      const head = queue[0];
+      const bytesToCopy = totalBytesToCopyRemaining < head.byteLength ? totalBytesToCopyRemaining : head.byteLength;
+      const destStart = d.byteOffset + d.bytesFilled;
+      CopyDataBlockBytes(d.buffer, destStart, head.buffer, head.byteOffset, bytesToCopy);
+      if (head.byteLength === bytesToCopy) {
+        queue.shift();
+      } else {
+        head.byteOffset += bytesToCopy;
+        head.byteLength -= bytesToCopy;
+      }
+      rs.queueTotalSize -= bytesToCopy;
+      ReadableByteStreamControllerFillHeadPullIntoDescriptor(rs, bytesToCopy, d);
+      totalBytesToCopyRemaining -= bytesToCopy;
+    }
+    return ready;
+  }
+
+  function ReadableByteStreamControllerFillReadRequestFromQueue(rs, readRequest) {
+    const entry = rs.queue.shift();
+    rs.queueTotalSize -= entry.byteLength;
+    ReadableByteStreamControllerHandleQueueDrain(rs);
+    readRequest.chunkSteps(new $Uint8Array(entry.buffer, entry.byteOffset, entry.byteLength));
+  }
+
+  function ReadableByteStreamControllerGetBYOBRequest(rs) {
+    if (rs.byobRequest === null && rs.pendingPullIntos.length !== 0) {
+      const d = rs.pendingPullIntos[0];
+      const view = new $Uint8Array(d.buffer, d.byteOffset + d.bytesFilled, d.byteLength - d.bytesFilled);
+      const record = new BYOBRequestRecord(rs, view);
+      record.obj = new ReadableStreamBYOBRequest(INTERNAL, record);
+      rs.byobRequest = record;
+    }
+    return rs.byobRequest === null ? null : rs.byobRequest.obj;
+  }
+
+  function ReadableByteStreamControllerHandleQueueDrain(rs) {
+    if (rs.queueTotalSize === 0 && rs.closeRequested) {
+      ReadableStreamDefaultControllerClearAlgorithms(rs);
+      ReadableStreamClose(rs);
+    } else {
+      ReadableStreamDefaultControllerCallPullIfNeeded(rs);
+    }
+  }
+
+  function ReadableByteStreamControllerInvalidateBYOBRequest(rs) {
+    const request = rs.byobRequest;
+    if (request === null) return;
+    request.controller = undefined;
+    request.view = null;
+    rs.byobRequest = null;
+  }
+
+  function ReadableByteStreamControllerProcessPullIntoDescriptorsUsingQueue(rs) {
+    const filled = [];
+    while (rs.pendingPullIntos.length !== 0) {
+      if (rs.queueTotalSize === 0) break;
+      const d = rs.pendingPullIntos[0];
+      if (ReadableByteStreamControllerFillPullIntoDescriptorFromQueue(rs, d)) {
+        ReadableByteStreamControllerShiftPendingPullInto(rs);
+        filled[filled.length] = d;
+      }
+    }
+    return filled;
+  }
+
+  function ReadableByteStreamControllerProcessReadRequestsUsingQueue(rs) {
+    const requests = rs.reader.readRequests;
+    while (requests.length !== 0) {
+      if (rs.queueTotalSize === 0) return;
+      ReadableByteStreamControllerFillReadRequestFromQueue(rs, requests.shift());
+    }
+  }
+
+  function ReadableByteStreamControllerPullInto(rs, view, min, readIntoRequest) {
+    let elementSize = 1;
+    let Ctor = $DataView;
+    const name = callFunction(TypedArrayToStringTag, view);
+    if (name !== undefined) {
+      Ctor = TypedArrays[name];
+      elementSize = Ctor.BYTES_PER_ELEMENT;
+    }
+    const minimumFill = min * elementSize;
+    const byteOffset = view.byteOffset;
+    const byteLength = view.byteLength;
+    let buffer;
+    try {
+      buffer = TransferArrayBuffer(view.buffer);
+    } catch (e) {
+      readIntoRequest.errorSteps(e);
+      return;
+    }
+    const d = new PullIntoDescriptor(buffer, byteOffset, byteLength, minimumFill, elementSize, Ctor, 'byob');
+    const pending = rs.pendingPullIntos;
+    const requests = rs.reader.readIntoRequests;
+    if (pending.length !== 0) {
+      pending[pending.length] = d;
+      requests[requests.length] = readIntoRequest;
+      return;
+    }
+    if (rs.state === 'closed') {
+      readIntoRequest.closeSteps(new Ctor(d.buffer, d.byteOffset, 0));
+      return;
+    }
+    if (rs.queueTotalSize > 0) {
+      if (ReadableByteStreamControllerFillPullIntoDescriptorFromQueue(rs, d)) {
+        const filledView = ReadableByteStreamControllerConvertPullIntoDescriptor(d);
+        ReadableByteStreamControllerHandleQueueDrain(rs);
+        readIntoRequest.chunkSteps(filledView);
+        return;
+      }
+      if (rs.closeRequested) {
+        const e = new $TypeError('Insufficient bytes to fill elements in the given buffer');
+        ReadableByteStreamControllerError(rs, e);
+        readIntoRequest.errorSteps(e);
+        return;
+      }
+    }
+    pending[pending.length] = d;
+    requests[requests.length] = readIntoRequest;
+    ReadableStreamDefaultControllerCallPullIfNeeded(rs);
+  }
+
+  function ReadableByteStreamControllerRespond(rs, bytesWritten) {
+    const first = rs.pendingPullIntos[0];
+    if (rs.state === 'closed') {
+      if (bytesWritten !== 0) {
+        throw new $TypeError('bytesWritten must be 0 when calling respond() on a closed stream');
+      }
+    } else {
+      if (bytesWritten === 0) {
+        throw new $TypeError('bytesWritten must be greater than 0 when calling respond() on a readable stream');
+      }
+      if (first.bytesFilled + bytesWritten > first.byteLength) {
+        throw new $RangeError('bytesWritten out of range');
+      }
+    }
+    first.buffer = TransferArrayBuffer(first.buffer);
+    ReadableByteStreamControllerRespondInternal(rs, bytesWritten);
+  }
+
+  function ReadableByteStreamControllerRespondInClosedState(rs, first) {
+    if (first.readerType === 'none') ReadableByteStreamControllerShiftPendingPullInto(rs);
+    const reader = rs.reader;
+    if (reader !== undefined && reader.byob) {
+      const filled = [];
+      while (filled.length < reader.readIntoRequests.length) {
+        filled[filled.length] = ReadableByteStreamControllerShiftPendingPullInto(rs);
+      }
+      for (let i = 0; i < filled.length; i++) ReadableByteStreamControllerCommitPullIntoDescriptor(rs, filled[i]);
+    }
+  }
+
+  function ReadableByteStreamControllerRespondInReadableState(rs, bytesWritten, d) {
+    ReadableByteStreamControllerFillHeadPullIntoDescriptor(rs, bytesWritten, d);
+    if (d.readerType === 'none') {
+      ReadableByteStreamControllerEnqueueDetachedPullIntoToQueue(rs, d);
+      const filled = ReadableByteStreamControllerProcessPullIntoDescriptorsUsingQueue(rs);
+      for (let i = 0; i < filled.length; i++) ReadableByteStreamControllerCommitPullIntoDescriptor(rs, filled[i]);
+      return;
+    }
+    // Not filled to its minimum yet: stays at the head for the source to fill further.
+    if (d.bytesFilled < d.minimumFill) return;
+    ReadableByteStreamControllerShiftPendingPullInto(rs);
+    const remainderSize = d.bytesFilled % d.elementSize;
+    if (remainderSize > 0) {
+      const end = d.byteOffset + d.bytesFilled;
+      ReadableByteStreamControllerEnqueueClonedChunkToQueue(rs, d.buffer, end - remainderSize, remainderSize);
+    }
+    d.bytesFilled -= remainderSize;
+    const filled = ReadableByteStreamControllerProcessPullIntoDescriptorsUsingQueue(rs);
+    ReadableByteStreamControllerCommitPullIntoDescriptor(rs, d);
+    for (let i = 0; i < filled.length; i++) ReadableByteStreamControllerCommitPullIntoDescriptor(rs, filled[i]);
+  }
+
+  function ReadableByteStreamControllerRespondInternal(rs, bytesWritten) {
+    const first = rs.pendingPullIntos[0];
+    ReadableByteStreamControllerInvalidateBYOBRequest(rs);
+    if (rs.state === 'closed') ReadableByteStreamControllerRespondInClosedState(rs, first);
+    else ReadableByteStreamControllerRespondInReadableState(rs, bytesWritten, first);
+    ReadableStreamDefaultControllerCallPullIfNeeded(rs);
+  }
+
+  function ReadableByteStreamControllerRespondWithNewView(rs, view) {
+    const first = rs.pendingPullIntos[0];
+    const viewByteLength = view.byteLength;
+    if (rs.state === 'closed') {
+      if (viewByteLength !== 0) {
+        throw new $TypeError("The view's length must be 0 when calling respondWithNewView() on a closed stream");
+      }
+    } else if (viewByteLength === 0) {
+      throw new $TypeError("The view's length must be greater than 0 when calling respondWithNewView() on a readable stream");
+    }
+    if (first.byteOffset + first.bytesFilled !== view.byteOffset) {
+      throw new $RangeError('The region specified by view does not match byobRequest');
+    }
+    const viewBuffer = view.buffer;
+    if (!isArrayBuffer(viewBuffer) || first.bufferByteLength !== callFunction(ArrayBufferByteLength, viewBuffer)) {
+      throw new $RangeError('The buffer of view has different capacity than byobRequest');
+    }
+    if (first.bytesFilled + viewByteLength > first.byteLength) {
+      throw new $RangeError('The region specified by view is larger than byobRequest');
+    }
+    first.buffer = TransferArrayBuffer(viewBuffer);
+    ReadableByteStreamControllerRespondInternal(rs, viewByteLength);
+  }
+
+  function ReadableByteStreamControllerShiftPendingPullInto(rs) {
+    return rs.pendingPullIntos.shift();
+  }
+
+  function ReadableByteStreamControllerShouldCallPull(rs) {
+    if (rs.state !== 'readable' || rs.closeRequested || !rs.started) return false;
+    const reader = rs.reader;
+    if (reader !== undefined) {
+      const waiting = reader.byob ? reader.readIntoRequests.length : reader.readRequests.length;
+      if (waiting > 0) return true;
+    }
+    return rs.hwm - rs.queueTotalSize > 0;
   }
 
   function CloneAsUint8Array(view) {
@@ -680,12 +1222,28 @@
     }
     closeSteps() {
       this.reading = false;
-      if (!this.canceled1) ReadableStreamDefaultControllerClose(this.branch1);
-      if (!this.canceled2) ReadableStreamDefaultControllerClose(this.branch2);
+      if (!this.canceled1) teeCloseBranch(this.branch1);
+      if (!this.canceled2) teeCloseBranch(this.branch2);
       if (!this.canceled1 || !this.canceled2) this.cancelPromise.resolve(undefined);
     }
     errorSteps() {
       this.reading = false;
+    }
+  }
+
+  function teeCloseBranch(branch) {
+    if (!branch.isBytes) {
+      ReadableStreamDefaultControllerClose(branch);
+      return;
+    }
+    // A BYOB read still pending on the branch gets its (empty) view back.
+    try {
+      ReadableByteStreamControllerClose(branch);
+      if (branch.state === 'closed' && branch.pendingPullIntos.length !== 0) {
+        ReadableByteStreamControllerRespond(branch, 0);
+      }
+    } catch {
+      // Close found a partly filled element and errored the branch.
     }
   }
 
@@ -698,8 +1256,8 @@
       try {
         chunk2 = CloneAsUint8Array(chunk1);
       } catch (e) {
-        ReadableStreamDefaultControllerError(t.branch1, e);
-        ReadableStreamDefaultControllerError(t.branch2, e);
+        ReadableStreamControllerError(t.branch1, e);
+        ReadableStreamControllerError(t.branch2, e);
         t.cancelPromise.resolve(ReadableStreamCancel(t.stream, e));
         return;
       }
@@ -744,17 +1302,20 @@
     return this.cancelPromise.promise;
   }
 
+  // For a byte stream this stands in for ReadableByteStreamTee: the source
+  // is read with a default reader (never a BYOB one), the second branch
+  // gets copies of the chunks, and both branches are byte streams, so a
+  // BYOB read of a branch is filled from those chunks.
   function ReadableStreamTee(rs) {
     const reader = AcquireReadableStreamDefaultReader(rs);
-    // Byte streams clone the second branch's chunks (ReadableByteStreamTee).
     const bytes = rs.isBytes;
     const t = new Tee(rs, reader, bytes);
     const hwm = bytes ? 0 : 1;
     t.branch1 = CreateReadableStream(t, undefined, teePull, teeCancel1, hwm, bytes);
     t.branch2 = CreateReadableStream(t, undefined, teePull, teeCancel2, hwm, bytes);
     promiseThen(lazyGet(reader.closed), undefined, (r) => {
-      ReadableStreamDefaultControllerError(t.branch1, r);
-      ReadableStreamDefaultControllerError(t.branch2, r);
+      ReadableStreamControllerError(t.branch1, r);
+      ReadableStreamControllerError(t.branch2, r);
       if (!t.canceled1 || !t.canceled2) t.cancelPromise.resolve(undefined);
     });
     return [t.branch1, t.branch2];
@@ -1178,7 +1739,7 @@
     const reader = it.reader;
     const rs = reader.stream;
     rs.disturbed = true;
-    if (rs.state === 'readable' && !queueIsEmpty(rs)) {
+    if (rs.state === 'readable' && !rs.isBytes && !queueIsEmpty(rs)) {
       const chunk = DequeueValue(rs);
       if (rs.closeRequested && queueIsEmpty(rs)) {
         ReadableStreamDefaultControllerClearAlgorithms(rs);
@@ -1299,6 +1860,7 @@
           throw new $TypeError('autoAllocateChunkSize must be greater than 0');
         }
         rs.isBytes = true;
+        rs.autoAllocateChunkSize = autoAllocateChunkSize;
         const controller = new ReadableByteStreamController(INTERNAL, rs);
         SetUpReadableStreamDefaultController(
           rs, controller, underlyingSource, start, pull, cancel, hwm, undefined, undefined,
@@ -1346,7 +1908,7 @@
           if (mode !== 'byob') {
             throw new $TypeError(`The provided value '${mode}' is not a valid enum value of type ReadableStreamReaderMode.`);
           }
-          throw new $TypeError('BYOB readers are not supported; use a default reader');
+          return new ReadableStreamBYOBReader(INTERNAL, AcquireReadableStreamBYOBReader(rs));
         }
       }
       return new ReadableStreamDefaultReader(INTERNAL, AcquireReadableStreamDefaultReader(rs));
@@ -1473,6 +2035,18 @@
       rs.disturbed = true;
       const state = rs.state;
       if (state === 'readable') {
+        if (rs.isBytes) {
+          // [[PullSteps]] with the read request's steps inlined when bytes are queued.
+          if (rs.queueTotalSize > 0) {
+            const entry = rs.queue.shift();
+            rs.queueTotalSize -= entry.byteLength;
+            ReadableByteStreamControllerHandleQueueDrain(rs);
+            return PromiseResolve({ value: new $Uint8Array(entry.buffer, entry.byteOffset, entry.byteLength), done: false });
+          }
+          const request = new DefaultReadRequest();
+          ReadableByteStreamControllerPullSteps(rs, request);
+          return request.promise;
+        }
         if (!queueIsEmpty(rs)) {
           const chunk = DequeueValue(rs);
           if (rs.closeRequested && queueIsEmpty(rs)) {
@@ -1533,8 +2107,7 @@
     }
   }
 
-  // https://streams.spec.whatwg.org/#rbs-controller-class, without BYOB
-  // requests: byobRequest is always null and reads come in Uint8Arrays.
+  // https://streams.spec.whatwg.org/#rbs-controller-class
   class ReadableByteStreamController {
     #rs;
     constructor(token = undefined, rs = undefined) {
@@ -1543,8 +2116,7 @@
     }
 
     get byobRequest() {
-      this.#rs;
-      return null;
+      return ReadableByteStreamControllerGetBYOBRequest(this.#rs);
     }
 
     get desiredSize() {
@@ -1557,7 +2129,7 @@
       if (rs.state !== 'readable') {
         throw new $TypeError('The stream is not in the readable state and cannot be closed');
       }
-      ReadableStreamDefaultControllerClose(rs);
+      ReadableByteStreamControllerClose(rs);
     }
 
     enqueue(chunk) {
@@ -1577,7 +2149,129 @@
     }
 
     error(e = undefined) {
-      ReadableStreamDefaultControllerError(this.#rs, e);
+      ReadableByteStreamControllerError(this.#rs, e);
+    }
+  }
+
+  // https://streams.spec.whatwg.org/#rs-byob-request-class
+  class ReadableStreamBYOBRequest {
+    #r;
+    constructor(token = undefined, record = undefined) {
+      if (token !== INTERNAL) throw new $TypeError('Illegal constructor');
+      this.#r = record;
+    }
+
+    get view() {
+      return this.#r.view;
+    }
+
+    respond(bytesWritten) {
+      const r = this.#r;
+      const n = enforceRangeU64(bytesWritten, 'bytesWritten');
+      if (r.controller === undefined) throw new $TypeError('This BYOB request has been invalidated');
+      if (isDetached(r.view.buffer)) {
+        throw new $TypeError("The BYOB request's buffer has been detached and so cannot be used as a response");
+      }
+      ReadableByteStreamControllerRespond(r.controller, n);
+    }
+
+    respondWithNewView(view) {
+      const r = this.#r;
+      if (!ArrayBufferIsView(view)) {
+        throw new $TypeError("Failed to execute 'respondWithNewView' on 'ReadableStreamBYOBRequest': parameter 1 is not of type 'ArrayBufferView'.");
+      }
+      if (r.controller === undefined) throw new $TypeError('This BYOB request has been invalidated');
+      if (isDetached(view.buffer)) {
+        throw new $TypeError("The given view's buffer has been detached and so cannot be used as a response");
+      }
+      ReadableByteStreamControllerRespondWithNewView(r.controller, view);
+    }
+  }
+
+  let byobReaderOf;
+  // https://streams.spec.whatwg.org/#byob-reader-class
+  class ReadableStreamBYOBReader {
+    #r;
+    constructor(stream) {
+      if (stream === INTERNAL) {
+        this.#r = arguments[1];
+        return;
+      }
+      const rs = rsOf(stream);
+      if (rs === undefined) {
+        throw new $TypeError("Failed to construct 'ReadableStreamBYOBReader': parameter 1 is not of type 'ReadableStream'.");
+      }
+      const reader = new RSBYOBReader();
+      SetUpReadableStreamBYOBReader(reader, rs);
+      this.#r = reader;
+    }
+
+    static {
+      byobReaderOf = (o) => (isObject(o) && #r in o ? o.#r : undefined);
+    }
+
+    get closed() {
+      const reader = byobReaderOf(this);
+      if (reader === undefined) return PromiseReject(illegalInvocation());
+      return lazyGet(reader.closed);
+    }
+
+    cancel(reason = undefined) {
+      const reader = byobReaderOf(this);
+      if (reader === undefined) return PromiseReject(illegalInvocation());
+      if (reader.stream === undefined) {
+        return PromiseReject(new $TypeError('Cannot cancel a stream using a released reader'));
+      }
+      return ReadableStreamCancel(reader.stream, reason);
+    }
+
+    read(view, options = undefined) {
+      const reader = byobReaderOf(this);
+      if (reader === undefined) return PromiseReject(illegalInvocation());
+      // WebIDL: an ArrayBufferView not on a SharedArrayBuffer, then
+      // ReadableStreamBYOBReaderReadOptions.
+      if (!ArrayBufferIsView(view) || !isArrayBuffer(view.buffer)) {
+        return PromiseReject(
+          new $TypeError("Failed to execute 'read' on 'ReadableStreamBYOBReader': parameter 1 is not of type 'ArrayBufferView'."),
+        );
+      }
+      let min = 1;
+      try {
+        const dict = dictionary(options, 'options');
+        if (dict !== undefined) {
+          const m = dict.min;
+          if (m !== undefined) min = enforceRangeU64(m, 'min');
+        }
+      } catch (e) {
+        return PromiseReject(e);
+      }
+      if (view.byteLength === 0) return PromiseReject(new $TypeError('view must have non-zero byteLength'));
+      const buffer = view.buffer;
+      if (callFunction(ArrayBufferByteLength, buffer) === 0) {
+        return PromiseReject(new $TypeError("view's buffer must have non-zero byteLength"));
+      }
+      if (isDetached(buffer)) return PromiseReject(new $TypeError("view's buffer has been detached"));
+      if (min === 0) return PromiseReject(new $TypeError('options.min must be greater than 0'));
+      if (callFunction(TypedArrayToStringTag, view) !== undefined) {
+        if (min > view.length) {
+          return PromiseReject(new $RangeError("options.min must be less than or equal to view's length"));
+        }
+      } else if (min > view.byteLength) {
+        return PromiseReject(new $RangeError("options.min must be less than or equal to view's byteLength"));
+      }
+      if (reader.stream === undefined) {
+        return PromiseReject(new $TypeError('Cannot read from a stream using a released reader'));
+      }
+      const request = new ReadIntoRequest();
+      ReadableStreamBYOBReaderRead(reader, view, min, request);
+      return request.promise;
+    }
+
+    releaseLock() {
+      const reader = byobReaderOf(this);
+      if (reader === undefined) throw illegalInvocation();
+      if (reader.stream === undefined) return;
+      ReadableStreamBYOBReaderRelease(reader);
     }
   }
 
@@ -2791,6 +3485,8 @@
   const interfaces = {
     ReadableStream,
     ReadableStreamDefaultReader,
+    ReadableStreamBYOBReader,
+    ReadableStreamBYOBRequest,
     ReadableStreamDefaultController,
     ReadableByteStreamController,
     WritableStream,
@@ -2823,6 +3519,17 @@
     ObjectDefineProperty(proto, SymbolToStringTag, { value: names[i], configurable: true });
   }
   makeEnumerable(RSAsyncIteratorPrototype, ObjectGetOwnPropertyNames(RSAsyncIteratorPrototype));
+
+  // For Request and Response bodies (body.rs), which must see what no
+  // public API shows: -1 for anything but a ReadableStream, else bit 1 set
+  // when the stream is disturbed and bit 2 when it is locked.
+  if (RegisterInternals !== undefined) {
+    RegisterInternals((o) => {
+      const rs = rsOf(o);
+      if (rs === undefined) return -1;
+      return (rs.disturbed ? 1 : 0) | (rs.reader !== undefined ? 2 : 0);
+    });
+  }
 
   return interfaces;
 });

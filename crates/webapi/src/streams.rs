@@ -1,5 +1,6 @@
-//! WHATWG Streams: `ReadableStream` (default readers, `tee`, `pipeTo`,
-//! `pipeThrough`, async iteration, `ReadableStream.from`), `WritableStream`,
+//! WHATWG Streams: `ReadableStream` (default and BYOB readers, byte streams
+//! with `byobRequest`, `tee`, `pipeTo`, `pipeThrough`, async iteration,
+//! `ReadableStream.from`), `WritableStream`,
 //! `TransformStream`, their controllers, readers and writers, the
 //! `CountQueuingStrategy` and `ByteLengthQueuingStrategy` strategies,
 //! `TextEncoderStream` and `TextDecoderStream`, and the Workers byte
@@ -42,6 +43,12 @@
 //! Before the first use, `Object.getOwnPropertyDescriptor(globalThis,
 //! "ReadableStream")` shows an accessor rather than a data property.
 //!
+//! Once loaded, the implementation hands the host one internal function,
+//! kept as isolate userdata: [`stream_state`] uses it to tell `Request` and
+//! `Response` whether a body stream is disturbed or locked, which Fetch needs
+//! (`bodyUsed`, and the `TypeError` for reading a body twice) and no public
+//! API shows.
+//!
 //! The abstract operations keep the spec's names and step order. QuickJS has
 //! no JIT, so the per-chunk path is kept lean: a stream and its controller
 //! share one record, read and write requests are objects with methods rather
@@ -50,16 +57,25 @@
 //! destination wants chunks, and promises the spec keeps in slots
 //! (`reader.closed`, `writer.ready`, ...) are created only when looked at.
 //!
+//! Byte streams follow the spec (`ReadableStreamBYOBReader` with
+//! `read(view, { min })`, `ReadableStreamBYOBRequest`, `autoAllocateChunkSize`,
+//! pull-into descriptors), and buffers are transferred (detached) where the
+//! spec transfers them, with QuickJS's
+//! `ArrayBuffer.prototype.transferToFixedLength`. As in the spec, an
+//! underlying byte source that closes while a BYOB read is pending settles
+//! that read by calling `byobRequest.respond(0)`; host bodies
+//! (`Request`/`Response` bodies, which are byte streams as in workerd) do so.
+//!
 //! # Departures from the spec
 //!
-//! - Byte streams: `new ReadableStream({ type: "bytes" })` is accepted and
-//!   behaves as a default stream whose chunks are `Uint8Array`s. Its
-//!   controller is a `ReadableByteStreamController` whose `enqueue` takes an
-//!   `ArrayBufferView` and transfers its buffer as the spec says, and whose
-//!   `byobRequest` is always `null`; `autoAllocateChunkSize` is validated and
-//!   ignored. `getReader({ mode: "byob" })` throws a `TypeError`, and there is
-//!   no `ReadableStreamBYOBReader` or `ReadableStreamBYOBRequest`. `tee()` of
-//!   a byte stream clones the second branch's chunks, as the spec does.
+//! - `tee()` of a byte stream is not the spec's `ReadableByteStreamTee`. It
+//!   reads the source with a default reader, as for other streams, and gives
+//!   the second branch copies of the chunks (as the spec does); both branches
+//!   are byte streams, so a BYOB read of a branch is served by copying from
+//!   those chunks rather than by a BYOB read of the source into the caller's
+//!   buffer. The bytes each branch sees are the same; what differs is one
+//!   copy per chunk, and that the source's `byobRequest` is never set by a
+//!   branch's read.
 //! - `pipeTo` reads synchronously for as long as a chunk is queued and the
 //!   destination's `desiredSize` is positive, instead of waiting a microtask
 //!   per chunk; which chunks are read and when the source is pulled is as the
@@ -72,9 +88,10 @@
 //!   more than its length errors on that write, and one closed short of it
 //!   errors on close.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use rquickjs::{qjs, Ctx, Function, Result, Value};
+use rquickjs::{qjs, Ctx, Function, JsLifetime, Object, Result, Value};
 
 /// The implementation; see the module documentation.
 const SOURCE: &str = include_str!("streams.js");
@@ -92,6 +109,8 @@ static LAZY_BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
 const INTERFACES: &[&str] = &[
     "ReadableStream",
     "ReadableStreamDefaultReader",
+    "ReadableStreamBYOBReader",
+    "ReadableStreamBYOBRequest",
     "ReadableStreamDefaultController",
     "ReadableByteStreamController",
     "WritableStream",
@@ -127,6 +146,15 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     for (i, name) in INTERFACES.iter().enumerate() {
         names.set(i, *name)?;
     }
+    // Stored now, while no other userdata is borrowed; filled in when the
+    // implementation loads.
+    let _ = ctx.store_userdata(Internals::default());
+    // Captures no JS values; the function it is given lives in the userdata.
+    let register = Function::new(ctx.clone(), |ctx: Ctx<'js>, f: Function<'js>| {
+        if let Some(internals) = ctx.userdata::<Internals>() {
+            *internals.state.borrow_mut() = Some(f);
+        }
+    })?;
     lazy.call::<_, ()>((
         load_factory,
         names,
@@ -134,7 +162,55 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
         globals.get::<_, Value>("TextDecoder")?,
         globals.get::<_, Value>("AbortController")?,
         globals.get::<_, Value>("AbortSignal")?,
+        register,
     ))
+}
+
+/// What `streams.js` hands the host once loaded: a function of a value
+/// giving -1 when it is not a `ReadableStream`, else bit 1 for disturbed and
+/// bit 2 for locked. Kept as isolate userdata, which is dropped before the
+/// runtime is freed, so holding a JS function here leaks nothing; the
+/// function keeps only the implementation alive, which lives as long as
+/// the isolate anyway.
+#[derive(Default, JsLifetime)]
+struct Internals<'js> {
+    state: RefCell<Option<Function<'js>>>,
+}
+
+/// The state of a JS `ReadableStream` that no public API shows, needed by
+/// `Request` and `Response` bodies (Fetch's "disturbed" and "locked").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamState {
+    /// Read from or cancelled at least once
+    /// (<https://streams.spec.whatwg.org/#is-readable-stream-disturbed>).
+    pub disturbed: bool,
+    /// Has a reader.
+    pub locked: bool,
+}
+
+/// The [`StreamState`] of `stream`, or `None` when it is not a
+/// `ReadableStream` made by this implementation (or the implementation was
+/// never loaded, in which case no stream exists).
+pub fn stream_state<'js>(ctx: &Ctx<'js>, stream: &Object<'js>) -> Option<StreamState> {
+    let f = match ctx.userdata::<Internals>() {
+        Some(internals) => internals.state.borrow().clone(),
+        None => None,
+    }?;
+    // The function only reads private fields and cannot throw; should it
+    // ever, the exception must not stay pending for unrelated code to find.
+    let bits: i32 = match f.call((stream.clone(),)) {
+        Ok(bits) => bits,
+        Err(e) => {
+            if matches!(e, rquickjs::Error::Exception) {
+                ctx.catch();
+            }
+            return None;
+        }
+    };
+    (bits >= 0).then_some(StreamState {
+        disturbed: bits & 1 != 0,
+        locked: bits & 2 != 0,
+    })
 }
 
 /// The bytecode of `source`, compiled on first use. Shared with the other
@@ -626,12 +702,15 @@ mod tests {
              for (const bad of [new ArrayBuffer(2), 'str', new Uint8Array(0)]) {
                try { ctl.enqueue(bad); } catch (e) { out.push(e.name); }
              }
-             try { rs.getReader({ mode: 'byob' }); } catch (e) { out.push(e.name); }
+             const byob = rs.getReader({ mode: 'byob' });
+             out.push(byob instanceof ReadableStreamBYOBReader);
+             byob.releaseLock();
              try { rs.getReader({ mode: 'other' }); } catch (e) { out.push(e.name); }
+             try { new ReadableStream().getReader({ mode: 'byob' }); } catch (e) { out.push(e.name); }
              const { value } = await rs.getReader().read();
              out.push(Object.prototype.toString.call(value), value.join(' '));
              return out.join();",
-            "ReadableByteStreamController,,0,0,-2,TypeError,TypeError,TypeError,TypeError,TypeError,\
+            "ReadableByteStreamController,,0,0,-2,TypeError,TypeError,TypeError,true,TypeError,TypeError,\
              [object Uint8Array],3 4",
         );
     }
@@ -707,6 +786,243 @@ mod tests {
              a[0] = 0;
              return [a.join(' '), b.join(' '), a.buffer !== b.buffer].join();",
             "0 8,7 8,true",
+        );
+    }
+
+    // ----- BYOB readers and byte stream controllers ------------------------
+
+    #[test]
+    fn byob_globals_install_lazily() {
+        check(
+            "const before = typeof Object.getOwnPropertyDescriptor(globalThis, 'ReadableStreamBYOBReader').get;
+             const R = ReadableStreamBYOBReader;
+             const d = Object.getOwnPropertyDescriptor(globalThis, 'ReadableStreamBYOBRequest');
+             let e1, e2;
+             try { new ReadableStreamBYOBRequest(); } catch (e) { e1 = e.name; }
+             try { new R(new ReadableStream()); } catch (e) { e2 = e.name; }
+             const rs = new ReadableStream({ type: 'bytes' });
+             const reader = new R(rs);
+             return [before, typeof d.value, d.enumerable, e1, e2, rs.locked,
+                     Object.prototype.toString.call(reader), Object.keys(R.prototype).sort().join(' ')].join();",
+            "function,function,false,TypeError,TypeError,true,[object ReadableStreamBYOBReader],\
+             cancel closed read releaseLock",
+        );
+    }
+
+    #[test]
+    fn byob_read_into_one_buffer_in_a_loop() {
+        // The spec's example of reading a whole stream into one buffer.
+        check(
+            "const chunks = [[1, 2, 3], [4, 5], [6, 7, 8, 9]];
+             let i = 0;
+             const rs = new ReadableStream({ type: 'bytes', pull(c) {
+               if (i < chunks.length) { c.enqueue(new Uint8Array(chunks[i++])); return; }
+               // A pending BYOB read waits for respond(0) after close(), as in the spec's examples.
+               c.close();
+               c.byobRequest?.respond(0); } });
+             const reader = rs.getReader({ mode: 'byob' });
+             let buffer = new ArrayBuffer(16);
+             let offset = 0;
+             const sizes = [];
+             let firstView;
+             for (;;) {
+               const view = new Uint8Array(buffer, offset, buffer.byteLength - offset);
+               firstView ??= view;
+               const { value, done } = await reader.read(view);
+               buffer = value.buffer;
+               if (done) break;
+               sizes.push(value.byteLength);
+               offset += value.byteLength;
+             }
+             await reader.closed;
+             return [sizes.join(' '), offset, new Uint8Array(buffer, 0, offset).join(' '), buffer.byteLength,
+                     firstView.byteLength, firstView.buffer.detached].join(';');",
+            "3 2 4;9;1 2 3 4 5 6 7 8 9;16;0;true",
+        );
+    }
+
+    #[test]
+    fn byob_read_min_and_element_sizes() {
+        check_ticked(
+            "let ctl;
+             const rs = new ReadableStream({ type: 'bytes', start(c) { ctl = c; } });
+             const r = rs.getReader({ mode: 'byob' });
+             const p = r.read(new Uint8Array(8), { min: 5 });
+             let settled = false;
+             p.then(() => { settled = true; });
+             await tick();
+             ctl.enqueue(new Uint8Array([1, 2]));
+             ctl.enqueue(new Uint8Array([3, 4]));
+             await tick();
+             const early = settled;
+             ctl.enqueue(new Uint8Array([5, 6]));
+             const a = (await p).value;
+             // Uint16: an odd byte waits for its pair, and min counts elements.
+             const p16 = r.read(new Uint16Array(4), { min: 2 });
+             ctl.enqueue(new Uint8Array([7, 8, 9]));
+             ctl.enqueue(new Uint8Array([10, 11]));
+             const b = (await p16).value;
+             const errs = [];
+             for (const [v, o] of [[new Uint8Array(2), { min: 3 }], [new Uint8Array(2), { min: 0 }],
+                                   [new DataView(new ArrayBuffer(2)), { min: 3 }], [new Uint8Array(2), { min: -1 }]]) {
+               errs.push(await r.read(v, o).catch((e) => e.name));
+             }
+             // One byte is left over, which cannot fill a Uint16 once closed.
+             ctl.close();
+             const c = await r.read(new Uint16Array(1)).catch((e) => e.name);
+             return [early, a.join(' '), a.byteLength, b.constructor.name, b.length,
+                     new Uint8Array(b.buffer, b.byteOffset, 4).join(' '), errs.join(' '), c].join(';');",
+            "false;1 2 3 4 5 6;6;Uint16Array;2;7 8 9 10;RangeError TypeError RangeError TypeError;TypeError",
+        );
+    }
+
+    #[test]
+    fn byob_request_respond_and_respond_with_new_view() {
+        check(
+            "const seen = [];
+             const rs = new ReadableStream({ type: 'bytes', pull(c) {
+               const req = c.byobRequest;
+               seen.push(req === c.byobRequest, req.view.constructor.name, req.view.byteOffset, req.view.byteLength);
+               if (seen.length === 4) {
+                 req.view[0] = 42; req.view[1] = 43;
+                 req.respond(2);
+                 seen.push(String(c.byobRequest), String(req.view));
+               } else {
+                 const v = new Uint8Array(req.view.buffer, req.view.byteOffset, 1);
+                 v[0] = 7;
+                 req.respondWithNewView(v);
+               }
+             } });
+             const r = rs.getReader({ mode: 'byob' });
+             const a = await r.read(new Uint8Array(new ArrayBuffer(10), 2, 4));
+             const b = await r.read(new Uint8Array(3));
+             return [seen.join(' '), a.value.join(' '), a.value.byteOffset, a.value.buffer.byteLength,
+                     b.value.join(' ')].join(';');",
+            "true Uint8Array 2 4 null null true Uint8Array 0 3;42 43;2;10;7",
+        );
+    }
+
+    #[test]
+    fn byob_request_errors() {
+        check_ticked(
+            "let ctl;
+             const rs = new ReadableStream({ type: 'bytes', start(c) { ctl = c; } });
+             const r = rs.getReader({ mode: 'byob' });
+             const out = [];
+             const detached = new Uint8Array(4);
+             detached.buffer.transfer();
+             for (const v of [new Uint8Array(0), new Uint8Array(new ArrayBuffer(0)), detached, 'x', undefined]) {
+               out.push(await r.read(v).catch((e) => e.name));
+             }
+             out.push(ctl.byobRequest);
+             const view = new Uint8Array(4);
+             const p = r.read(view);
+             await tick();
+             out.push(view.byteLength, view.buffer.detached);
+             const req = ctl.byobRequest;
+             const attempts = [() => req.respond(0), () => req.respond(5), () => req.respond(-1),
+                               () => req.respondWithNewView(new Uint8Array(req.view.buffer, 1, 1)),
+                               () => req.respondWithNewView(new Uint8Array(8)),
+                               () => req.respondWithNewView('x')];
+             for (const f of attempts) { try { f(); out.push('ok'); } catch (e) { out.push(e.name); } }
+             req.view.buffer.transfer();
+             try { req.respond(1); } catch (e) { out.push(e.name); }
+             try { ctl.enqueue(new Uint8Array([1])); } catch (e) { out.push(e.name); }
+             // Releasing the lock rejects the pending read and the closed promise.
+             r.releaseLock();
+             out.push(await p.catch((e) => e.name), await r.closed.catch((e) => e.name),
+                      await r.read(new Uint8Array(1)).catch((e) => e.name));
+             return out.join();",
+            "TypeError,TypeError,TypeError,TypeError,TypeError,,0,true,TypeError,RangeError,TypeError,\
+             RangeError,RangeError,TypeError,TypeError,TypeError,TypeError,TypeError,TypeError",
+        );
+    }
+
+    #[test]
+    fn byob_reads_settle_on_cancel_close_and_error() {
+        check(
+            "const rs = new ReadableStream({ type: 'bytes' });
+             const r = rs.getReader({ mode: 'byob' });
+             const p = r.read(new Uint8Array(4));
+             await r.cancel('why');
+             const cancelled = await p;
+             // close() and respond(0) give the buffer back, empty.
+             const closing = new ReadableStream({ type: 'bytes', pull(c) { c.close(); c.byobRequest.respond(0); } });
+             const cr = closing.getReader({ mode: 'byob' });
+             const buf = new ArrayBuffer(4);
+             const closed = await cr.read(new Uint16Array(buf, 2, 1));
+             await cr.closed;
+             const again = await cr.read(new Uint8Array(2));
+             const errored = new ReadableStream({ type: 'bytes', start(c) { c.error(new Error('bad')); } });
+             const er = errored.getReader({ mode: 'byob' });
+             const e = await er.read(new Uint8Array(1)).catch((x) => x.message);
+             const ec = await er.closed.catch((x) => x.message);
+             const v = closed.value;
+             return [String(cancelled.value), cancelled.done, closed.done, v.constructor.name, v.length, v.byteOffset,
+                     v.buffer.byteLength, buf.detached, again.done, again.value.byteLength, e, ec].join();",
+            "undefined,true,true,Uint16Array,0,2,4,true,true,0,bad,bad",
+        );
+    }
+
+    #[test]
+    fn byte_stream_auto_allocate_for_default_readers() {
+        check(
+            "const rs = new ReadableStream({ type: 'bytes', autoAllocateChunkSize: 8, pull(c) {
+               const v = c.byobRequest.view; v.set([1, 2, 3]); c.byobRequest.respond(3); } });
+             const { value } = await rs.getReader().read();
+             let plain;
+             const rs2 = new ReadableStream({ type: 'bytes', pull(c) { plain = c.byobRequest; c.enqueue(new Uint8Array([9])); } });
+             const second = (await rs2.getReader().read()).value;
+             return [value.constructor.name, value.join(' '), value.buffer.byteLength, plain, second.join(' ')].join();",
+            "Uint8Array,1 2 3,8,,9",
+        );
+    }
+
+    #[test]
+    fn byob_response_after_release_goes_to_the_queue() {
+        check_ticked(
+            "let ctl;
+             const rs = new ReadableStream({ type: 'bytes', start(c) { ctl = c; } });
+             const r = rs.getReader({ mode: 'byob' });
+             const p = r.read(new Uint8Array(4)).catch((e) => e.name);
+             await tick();
+             const req = ctl.byobRequest;
+             r.releaseLock();
+             const first = await p;
+             req.view.set([5, 6]);
+             req.respond(2);
+             const { value } = await rs.getReader().read();
+             return [first, value.join(' ')].join();",
+            "TypeError,5 6",
+        );
+    }
+
+    #[test]
+    fn tee_of_byte_stream_serves_byob_reads() {
+        check(
+            "const rs = new ReadableStream({ type: 'bytes', start(c) { c.enqueue(new Uint8Array([1, 2, 3])); c.close(); } });
+             const [a, b] = rs.tee();
+             const ra = a.getReader({ mode: 'byob' });
+             const x = await ra.read(new Uint8Array(2));
+             const y = await ra.read(new Uint8Array(2));
+             const z = await ra.read(new Uint8Array(2));
+             const all = [];
+             for await (const c of b) all.push(...c);
+             return [x.value.join(' '), y.value.join(' '), z.done, z.value.byteLength, all.join(' ')].join();",
+            "1 2,3,true,0,1 2 3",
+        );
+    }
+
+    #[test]
+    fn byte_streams_pipe_and_iterate() {
+        check(
+            "const make = () => new ReadableStream({ type: 'bytes', start(c) {
+               c.enqueue(new Uint8Array([1, 2])); c.enqueue(new Uint8Array([3])); c.close(); } });
+             const out = [];
+             await make().pipeTo(new WritableStream({ write(c) { out.push(c.join('+')); } }));
+             for await (const c of make()) out.push(c.join('-'));
+             return out.join(' ');",
+            "1+2 3 1-2 3",
         );
     }
 
@@ -1388,6 +1704,20 @@ mod tests {
     }
 
     #[test]
+    fn response_body_reads_with_a_byob_reader() {
+        check(
+            "const res = new Response('hello world');
+             const r = res.body.getReader({ mode: 'byob' });
+             const a = await r.read(new Uint8Array(5));
+             const b = await r.read(new Uint8Array(100));
+             const c = await r.read(new Uint8Array(1));
+             const d = new TextDecoder();
+             return [d.decode(a.value), d.decode(b.value), c.done, res.bodyUsed].join('|');",
+            "hello| world|true|true",
+        );
+    }
+
+    #[test]
     fn response_clone_of_a_streamed_body_tees_it() {
         check(
             "const rs = ReadableStream.from(['a', 'b', 'c'].map((s) => new TextEncoder().encode(s)));
@@ -1462,6 +1792,12 @@ mod tests {
              keep.push(new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1)); } })).clone());
              const unresolved = new Response('abc').body;
              keep.push(unresolved.getReader().read());
+             const byob = new ReadableStream({ type: 'bytes', pull(c) { keep.push(c, c.byobRequest); } });
+             keep.push(byob.getReader({ mode: 'byob' }).read(new Uint16Array(4), { min: 2 }));
+             const [bt1, bt2] = new ReadableStream({ type: 'bytes', pull(c) { c.enqueue(new Uint8Array(3)); } }).tee();
+             keep.push(bt1.getReader({ mode: 'byob' }).read(new Uint32Array(2)), bt2);
+             const hostByob = new Response('abcdef').body.getReader({ mode: 'byob' });
+             keep.push(hostByob.read(new Uint8Array(2)), hostByob.read(new Uint8Array(64), { min: 64 }));
              return 'ok';",
             "ok",
         );

@@ -9,8 +9,10 @@
 // The intrinsics streams.js relies on are captured here, at install time, so
 // user code that patches globals or prototypes before the first use of
 // streams cannot change how they behave. `loadFactory()` returns the function
-// streams.js evaluates to.
-(function (loadFactory, names, TextEncoder, TextDecoder, AbortController, AbortSignal) {
+// streams.js evaluates to; `registerInternals(f)`, called by streams.js once
+// loaded, hands the host (body.rs) the one internal it needs: a function
+// telling whether a stream is disturbed or locked.
+(function (loadFactory, names, TextEncoder, TextDecoder, AbortController, AbortSignal, registerInternals) {
   'use strict';
   const global = globalThis;
   const defineProperty = Object.defineProperty;
@@ -26,6 +28,17 @@
     return undefined;
   };
   const ArrayBufferPrototype = ArrayBuffer.prototype;
+  // The typed array constructors by [[TypedArrayName]], for the views a
+  // BYOB read gives back (Float16Array only where the engine has it).
+  const typedArrays = { __proto__: null };
+  const typedArrayNames = [
+    'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+    'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+  ];
+  for (let i = 0; i < typedArrayNames.length; i++) {
+    const ctor = global[typedArrayNames[i]];
+    if (typeof ctor === 'function') typedArrays[typedArrayNames[i]] = ctor;
+  }
   const intrinsics = {
     __proto__: null,
     ObjectDefineProperty: defineProperty,
@@ -44,6 +57,11 @@
     TypeError,
     RangeError,
     Uint8Array,
+    ArrayBuffer,
+    DataView,
+    TypedArrays: typedArrays,
+    TypedArraySet: getPrototypeOf(Uint8Array.prototype).set,
+    RegisterInternals: registerInternals,
     ArrayBufferIsView: ArrayBuffer.isView,
     ArrayBufferTransfer: ArrayBufferPrototype.transferToFixedLength || ArrayBufferPrototype.transfer,
     ArrayBufferSlice: ArrayBufferPrototype.slice,
