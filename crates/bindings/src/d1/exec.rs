@@ -198,29 +198,11 @@ pub(crate) fn run(
     };
     match target {
         Target::Local(db, region) => {
-            // A read answers at once, on this thread. A write waits for its
-            // commit's fsync: it runs on the blocking pool, so this executor
-            // serves other requests meanwhile and concurrent writes can
-            // share a commit (group commit).
-            if let Some(done) = read_on_primary(db, &call, region) {
-                if let Ok(o) = &done {
-                    session.observe(o.position);
-                }
-                return Pending::Ready(done);
+            let done = on_primary(db, &call, region);
+            if let Ok(o) = &done {
+                session.observe(o.position);
             }
-            let (db, region, session) = (db.clone(), region.clone(), session.clone());
-            Pending::Later(Box::pin(async move {
-                let done =
-                    tokio::task::spawn_blocking(move || write_on_primary(&db, &call, &region))
-                        .await
-                        .unwrap_or_else(|e| {
-                            Err(d1_error(format!("the write did not finish: {e}")))
-                        });
-                if let Ok(o) = &done {
-                    session.observe(o.position);
-                }
-                done
-            }))
+            Pending::Ready(done)
         }
         Target::Replica(link) => {
             let link = link.clone();
@@ -288,52 +270,39 @@ async fn on_remote(link: &ReplicaLink, call: D1Call) -> Result<Outcome, JsError>
 /// Runs `call` on a primary in this process: the local path, and the
 /// primary side of remote calls.
 pub(crate) fn on_primary(db: &Primary, call: &D1Call, region: &str) -> Result<Outcome, JsError> {
-    read_on_primary(db, call, region).unwrap_or_else(|| write_on_primary(db, call, region))
-}
-
-/// `call`'s answer if the primary gives it without writing: a single
-/// read-only statement, or a bookmark the primary has not reached; `None`
-/// for a write.
-fn read_on_primary(db: &Primary, call: &D1Call, region: &str) -> Option<Result<Outcome, JsError>> {
     // Every read here is served by the primary, which has every committed
     // write: a bookmark the primary has reached is satisfied at once. One
     // beyond it came from another database (or a deleted state directory).
     if let Some(p) = call.min_position.filter(|&p| p > db.position()) {
-        return Some(Err(d1_error(format!(
+        return Err(d1_error(format!(
             "bookmark {} is ahead of this database, which is at {}",
             encode_bookmark(p),
             encode_bookmark(db.position())
-        ))));
+        )));
     }
-    let D1Op::One { sql, params } = &call.op else {
-        return None;
+    let outcome = |results, exec, position| Outcome {
+        results,
+        exec,
+        position,
+        size_after: if call.want_size {
+            database_size(db)
+        } else {
+            None
+        },
+        served_by_primary: true,
+        region: region.to_string(),
     };
-    match db.query(sql, params) {
-        Ok(result) => Some(Ok(primary_outcome(
-            db,
-            call,
-            region,
-            vec![Ran::new(result, false)],
-            None,
-            db.position(),
-        ))),
-        Err(outpost_data::Error::NotReadOnly) => None,
-        Err(e) => Some(Err(query_error(&e))),
-    }
-}
-
-/// Runs `call` as a write on the primary (blocking until it is durable).
-fn write_on_primary(db: &Primary, call: &D1Call, region: &str) -> Result<Outcome, JsError> {
-    let outcome =
-        |results, exec, position| primary_outcome(db, call, region, results, exec, position);
     match &call.op {
         D1Op::One { sql, params } => {
-            let w = db.execute(sql, params).map_err(|e| query_error(&e))?;
-            Ok(outcome(
-                vec![Ran::new(w.output, w.changed_db)],
-                None,
-                w.position,
-            ))
+            let (result, changed_db, position) = match db.query(sql, params) {
+                Ok(result) => (result, false, db.position()),
+                Err(outpost_data::Error::NotReadOnly) => {
+                    let w = db.execute(sql, params).map_err(|e| query_error(&e))?;
+                    (w.output, w.changed_db, w.position)
+                }
+                Err(e) => return Err(query_error(&e)),
+            };
+            Ok(outcome(vec![Ran::new(result, changed_db)], None, position))
         }
         D1Op::Batch { statements } => {
             let statements: Vec<Statement> = statements.iter().cloned().map(Into::into).collect();
@@ -365,29 +334,6 @@ fn write_on_primary(db: &Primary, call: &D1Call, region: &str) -> Result<Outcome
                 ))
             }
         },
-    }
-}
-
-/// An answer the primary in this process gave.
-fn primary_outcome(
-    db: &Primary,
-    call: &D1Call,
-    region: &str,
-    results: Vec<Ran>,
-    exec: Option<ExecSummary>,
-    position: Position,
-) -> Outcome {
-    Outcome {
-        results,
-        exec,
-        position,
-        size_after: if call.want_size {
-            database_size(db)
-        } else {
-            None
-        },
-        served_by_primary: true,
-        region: region.to_string(),
     }
 }
 
