@@ -113,11 +113,17 @@ impl WarmPool {
         }
     }
 
-    /// Tops the pool up to its target.
+    /// Tops the pool up to its target, yielding after each runtime: making
+    /// one takes most of a millisecond of this thread, and a request that
+    /// arrives meanwhile (the first one after start, say) should not wait
+    /// for the whole pool.
     pub async fn refill(&self) {
         while self.ready.borrow().len() < self.target {
             match Fresh::new().await {
-                Ok(f) => self.ready.borrow_mut().push(f),
+                Ok(f) => {
+                    self.ready.borrow_mut().push(f);
+                    tokio::task::yield_now().await;
+                }
                 Err(e) => {
                     tracing::error!("cannot prepare a runtime: {e}");
                     return;
