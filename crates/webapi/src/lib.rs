@@ -41,6 +41,8 @@ pub mod webidl;
 pub mod websocket;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 pub(crate) mod testing;
 
 use rquickjs::{Ctx, Result};

@@ -288,6 +288,19 @@ pub(crate) fn sign(alg: &NormAlg, key: &KeyInner, data: &[u8]) -> CResult<Vec<u8
     };
     let hash = key_hash(key)?;
     let digest = hash.digest(data);
+    // EMSA-PSS-ENCODE step 3 (<https://www.rfc-editor.org/rfc/rfc8017#section-9.1.1>):
+    // the salt must fit in the emLen = ceil((modBits - 1) / 8) bytes of the
+    // encoded message. Checked here because the rsa crate first allocates
+    // and fills a salt of the requested length (4 GiB, outside the
+    // isolate's heap limit, for a saltLength of 2^32 - 1).
+    let em_len = k.n().bits().saturating_sub(1).div_ceil(8);
+    let needed = (alg.p.salt_length as usize).saturating_add(digest.len() + 2);
+    if alg.name == AlgName::RsaPss && em_len < needed {
+        return Err(op_err(format!(
+            "The salt length {} is too long for this key and hash.",
+            alg.p.salt_length
+        )));
+    }
     let sig = if alg.name == AlgName::RsaPss {
         k.sign_with_rng(&mut OsRng, pss(hash, alg.p.salt_length as usize), &digest)
     } else {

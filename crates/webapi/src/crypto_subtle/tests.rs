@@ -168,6 +168,23 @@ fn rsa_pss_and_oaep_known_answers() {
 }
 
 #[test]
+fn rsa_pss_salt_too_long_for_the_key_is_an_operation_error() {
+    // 2048-bit key, SHA-256: at most 256 - 32 - 2 = 222 bytes of salt. A
+    // huge saltLength used to allocate that many bytes before failing.
+    assert_eq!(
+        js(r#"const alg = { name: "RSA-PSS", hash: "SHA-256" };
+              const priv = await S.importKey("pkcs8", unb64(V.rsaPkcs8), alg, false, ["sign"]);
+              const pub = await S.importKey("spki", unb64(V.rsaSpki), alg, false, ["verify"]);
+              const msg = te.encode("m");
+              const sig = await S.sign({ name: "RSA-PSS", saltLength: 222 }, priv, msg);
+              return [await S.verify({ name: "RSA-PSS", saltLength: 222 }, pub, sig, msg),
+                      await err(S.sign({ name: "RSA-PSS", saltLength: 223 }, priv, msg)),
+                      await err(S.sign({ name: "RSA-PSS", saltLength: 2 ** 32 - 1 }, priv, msg))].join();"#),
+        "true,OperationError,OperationError"
+    );
+}
+
+#[test]
 fn rsa_generate_and_jwk_round_trip() {
     assert_eq!(
         js(
