@@ -16,7 +16,6 @@
 //! isolate's memory limit bounds, rather than host memory.
 
 use std::io::Write;
-use std::sync::OnceLock;
 
 use flate2::write::{
     DeflateDecoder, DeflateEncoder, GzDecoder, GzEncoder, ZlibDecoder, ZlibEncoder,
@@ -25,9 +24,6 @@ use flate2::Compression;
 use rquickjs::{class::Trace, Array, Class, Ctx, Function, JsLifetime, Result, Value};
 
 use crate::error::{OrThrow, WebApiError};
-
-const SOURCE: &str = include_str!("compression.js");
-static BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
 
 /// Input is given to flate2 this many bytes at a time; deflate expands by at
 /// most ~1032×, so one slice makes at most ~4 MB of host-side output.
@@ -40,10 +36,7 @@ const OUT_CHUNK: usize = 64 * 1024;
 pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     // Captures no JS values, so the collector loses nothing by not seeing into it.
     let load_factory = Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<Function<'js>> {
-        let outer = crate::streams::load(
-            &ctx,
-            crate::streams::bytecode(&ctx, &BYTECODE, SOURCE, c"outpost:compression")?,
-        )?;
+        let outer = crate::glue::COMPRESSION.load(&ctx)?;
         let new_codec = Function::new(ctx.clone(), new_codec)?;
         outer.call((new_codec,))
     })?;

@@ -7,14 +7,7 @@
 //! as an accessor and the first read loads the group's script (bytecode
 //! compiled once per process) and defines the globals as data properties.
 
-use std::sync::OnceLock;
-
 use rquickjs::{Ctx, Function, Object, Result, Value};
-
-use crate::streams::{bytecode, load};
-
-const LAZY_SOURCE: &str = include_str!("lazy_globals.js");
-static LAZY_BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
 
 /// Defines `names` on the global object as accessors; the first read of
 /// any calls `load_factory()` and then calls the function it returns with
@@ -29,10 +22,7 @@ pub(crate) fn install<'js>(
     load_factory: Function<'js>,
     args: Vec<Value<'js>>,
 ) -> Result<()> {
-    let lazy = load(
-        ctx,
-        bytecode(ctx, &LAZY_BYTECODE, LAZY_SOURCE, c"outpost:lazy-globals")?,
-    )?;
+    let lazy = crate::glue::LAZY_GLOBALS.load(ctx)?;
     let names_arr = rquickjs::Array::new(ctx.clone())?;
     for (i, name) in names.iter().enumerate() {
         names_arr.set(i, *name)?;

@@ -25,6 +25,7 @@ pub mod error;
 pub mod events;
 pub mod fetch;
 pub mod formdata;
+mod glue;
 pub mod headers;
 pub mod host;
 pub mod html_rewriter;

@@ -89,21 +89,12 @@
 //!   errors on close.
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
 
-use rquickjs::{qjs, Ctx, Function, JsLifetime, Object, Result, Value};
+use rquickjs::{Ctx, Function, JsLifetime, Object, Result, Value};
 
-/// The implementation; see the module documentation.
-const SOURCE: &str = include_str!("streams.js");
-
-/// Defines the globals as accessors that load [`SOURCE`] on first use.
-const LAZY_SOURCE: &str = include_str!("streams_lazy.js");
-
-/// The scripts compiled once per process, without their source text (so
-/// `Function.prototype.toString` of the internals shows no code, and each
-/// isolate holds less).
-static BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
-static LAZY_BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
+use crate::glue;
+/// Compiling and loading glue bytecode, for the groups built on streams.
+pub(crate) use crate::glue::{bytecode, load};
 
 /// The interfaces `streams.js` returns, defined on the global object.
 const INTERFACES: &[&str] = &[
@@ -134,13 +125,10 @@ const INTERFACES: &[&str] = &[
 /// pay its ~180 KB and ~1 ms.
 pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     let globals = ctx.globals();
-    let lazy = load(
-        ctx,
-        bytecode(ctx, &LAZY_BYTECODE, LAZY_SOURCE, c"outpost:streams-lazy")?,
-    )?;
+    let lazy = glue::STREAMS_LAZY.load(ctx)?;
     // Captures no JS values, so the collector loses nothing by not seeing into it.
     let load_factory = Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<Function<'js>> {
-        load(&ctx, bytecode(&ctx, &BYTECODE, SOURCE, c"outpost:streams")?)
+        glue::STREAMS.load(&ctx)
     })?;
     let names = rquickjs::Array::new(ctx.clone())?;
     for (i, name) in INTERFACES.iter().enumerate() {
@@ -211,84 +199,6 @@ pub fn stream_state<'js>(ctx: &Ctx<'js>, stream: &Object<'js>) -> Option<StreamS
         disturbed: bits & 1 != 0,
         locked: bits & 2 != 0,
     })
-}
-
-/// The bytecode of `source`, compiled on first use. Shared with the other
-/// lazily loaded groups (see `lazy.rs`).
-pub(crate) fn bytecode<'a>(
-    ctx: &Ctx<'_>,
-    cache: &'a OnceLock<Vec<u8>>,
-    source: &str,
-    name: &std::ffi::CStr,
-) -> Result<&'a [u8]> {
-    if let Some(b) = cache.get() {
-        return Ok(b);
-    }
-    let b = compile(ctx, source, name)?;
-    Ok(cache.get_or_init(|| b))
-}
-
-/// Compiles `source` as a global script and serialises it as bytecode.
-fn compile(ctx: &Ctx<'_>, source: &str, name: &std::ffi::CStr) -> Result<Vec<u8>> {
-    let src = std::ffi::CString::new(source)
-        .map_err(|_| rquickjs::Error::new_from_js("string", "script source"))?;
-    let flags =
-        qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
-    let raw = ctx.as_raw().as_ptr();
-    // SAFETY: `src` is NUL-terminated at `source.len()`; the compiled
-    // function is owned here and freed after serialising, and the buffer
-    // QuickJS returns is copied out and freed with the context's allocator.
-    unsafe {
-        let func = qjs::JS_Eval(
-            raw,
-            src.as_ptr(),
-            source.len() as _,
-            name.as_ptr(),
-            flags as i32,
-        );
-        if qjs::JS_IsException(func) {
-            return Err(rquickjs::Error::Exception);
-        }
-        let mut len: qjs::size_t = 0;
-        let write_flags = qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE;
-        let buf = qjs::JS_WriteObject(raw, &mut len, func, write_flags as i32);
-        qjs::JS_FreeValue(raw, func);
-        if buf.is_null() {
-            return Err(rquickjs::Error::Exception);
-        }
-        let out = std::slice::from_raw_parts(buf, len as usize).to_vec();
-        qjs::js_free(raw, buf.cast());
-        Ok(out)
-    }
-}
-
-/// Loads bytecode from [`compile`] and runs it, giving the script's value
-/// (both scripts are a function expression).
-pub(crate) fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Function<'js>> {
-    let raw = ctx.as_raw().as_ptr();
-    // SAFETY: the bytes come from `compile` in this process (same engine
-    // build), so reading them as bytecode is sound. `JS_EvalFunction` takes
-    // ownership of the function object; its result is a new reference that
-    // the returned `Value` owns.
-    let value = unsafe {
-        let func = qjs::JS_ReadObject(
-            raw,
-            bytecode.as_ptr(),
-            bytecode.len() as _,
-            qjs::JS_READ_OBJ_BYTECODE as i32,
-        );
-        if qjs::JS_IsException(func) {
-            return Err(rquickjs::Error::Exception);
-        }
-        let result = qjs::JS_EvalFunction(raw, func);
-        if qjs::JS_IsException(result) {
-            return Err(rquickjs::Error::Exception);
-        }
-        Value::from_raw(ctx.clone(), result)
-    };
-    value
-        .into_function()
-        .ok_or_else(|| rquickjs::Error::new_from_js("value", "function"))
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@
 mod worker;
 
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::OnceLock;
 
 use rquickjs::{
     class::Trace, function::Opt, Array, Class, Ctx, Function, IntoJs, JsLifetime, Result, Value,
@@ -37,9 +36,6 @@ use rquickjs::{
 
 use crate::error::{OrThrow, WebApiError};
 use worker::{Cmd, Config, Event, Op, Output, Place, Reply};
-
-const SOURCE: &str = include_str!("html_rewriter.js");
-static BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
 
 /// Stack of a rewriter thread: lol_html does not recurse deeply.
 const THREAD_STACK: usize = 256 * 1024;
@@ -49,10 +45,7 @@ const THREAD_STACK: usize = 256 * 1024;
 pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     // Captures no JS values, so the collector loses nothing by not seeing into it.
     let load_factory = Function::new(ctx.clone(), |ctx: Ctx<'js>| -> Result<Function<'js>> {
-        let outer = crate::streams::load(
-            &ctx,
-            crate::streams::bytecode(&ctx, &BYTECODE, SOURCE, c"outpost:html-rewriter")?,
-        )?;
+        let outer = crate::glue::HTML_REWRITER.load(&ctx)?;
         let start = Function::new(ctx.clone(), start_rewriter)?;
         let validate = Function::new(ctx.clone(), validate_selector)?;
         outer.call((start, validate))
