@@ -22,6 +22,8 @@ const GLUE: &[(&str, &str, &str)] = &[
     ("STREAMS_LAZY", "streams_lazy.js", "outpost:streams-lazy"),
     ("LAZY_GLOBALS", "lazy_globals.js", "outpost:lazy-globals"),
     ("COMPRESSION", "compression.js", "outpost:compression"),
+    ("INTL", "intl.js", "outpost:intl"),
+    ("INTL_WRAPPERS", "intl_wrappers.js", "outpost:intl-wrappers"),
     (
         "HTML_REWRITER",
         "html_rewriter/html_rewriter.js",

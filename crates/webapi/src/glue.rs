@@ -1,5 +1,5 @@
 //! The JavaScript glue of the Web API groups (streams, the lazy-global
-//! installer, compression, HTMLRewriter): scripts compiled to QuickJS
+//! installer, compression, HTMLRewriter, Intl): scripts compiled to QuickJS
 //! bytecode by `build.rs`, loaded into an isolate when its group is first
 //! used.
 //!

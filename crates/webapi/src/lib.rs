@@ -29,6 +29,7 @@ mod glue;
 pub mod headers;
 pub mod host;
 pub mod html_rewriter;
+pub mod intl;
 mod lazy;
 pub mod misc;
 pub mod request;
@@ -70,6 +71,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     request::init(ctx)?;
     response::init(ctx)?;
     html_rewriter::init(ctx)?;
+    intl::init(ctx)?;
     fetch::init(ctx)?;
     websocket::init(ctx)?;
     cache::init(ctx)?;
