@@ -37,6 +37,15 @@ export default suite("events", [
     const t = new T(); let hit = false; t.addEventListener("y", () => { hit = true; }); t.fire(); return [hit, t instanceof EventTarget]; }, [true, true]],
   ["custom_event", () => { const e = new CustomEvent("c", { detail: { a: 1 } }); return [e.type, e.detail, e instanceof Event]; },
     ["c", { a: 1 }, true]],
+  ["message_event", () => { const d = new MessageEvent("message"); const m = new MessageEvent("m", { data: [1], origin: "https://a", lastEventId: "7" });
+    return [d.data, d.origin, d.lastEventId, d.source, d.ports, d.isTrusted, d instanceof Event,
+      m.data, m.origin, m.lastEventId, Object.prototype.toString.call(m)]; },
+    [null, "", "", null, [], false, true, [1], "https://a", "7", "[object MessageEvent]"]],
+  ["message_event_requires_type", async () => threw(() => new MessageEvent()), error("TypeError")],
+  ["close_event", () => { const d = new CloseEvent("close"); const c = new CloseEvent("c", { code: 4000, reason: "bye", wasClean: true });
+    return [d.code, d.reason, d.wasClean, d.isTrusted, d instanceof Event, c.code, c.reason, c.wasClean, Object.prototype.toString.call(c)]; },
+    [0, "", false, false, true, 4000, "bye", true, "[object CloseEvent]"]],
+  ["close_event_requires_type", async () => threw(() => new CloseEvent()), error("TypeError")],
   ["abort_controller", () => { const c = new AbortController(); const log = []; c.signal.addEventListener("abort", (e) => log.push(e.type));
     c.abort(); c.abort(); return [c.signal.aborted, c.signal.reason.name, className(c.signal.reason), log]; },
     [true, "AbortError", "DOMException", ["abort"]]],

@@ -17,6 +17,16 @@ export default suite("websocket", [
     [true, 2]],
   ["close_event", async () => { const { 0: client, 1: server } = new WebSocketPair(); server.accept(); client.accept();
     const got = next(server, "close"); client.close(1000, "done"); const e = await got; return [e.code, e.reason, e.wasClean]; }, [1000, "done", true]],
+  ["message_event_class", async () => { const { 0: client, 1: server } = new WebSocketPair(); server.accept(); client.accept();
+    const got = next(server, "message"); client.send("hi"); const e = await got;
+    return [e instanceof MessageEvent, e.isTrusted, e.data, e.source]; }, [true, true, "hi", null]],
+  ["close_event_class", async () => { const { 0: client, 1: server } = new WebSocketPair(); server.accept(); client.accept();
+    const got = next(server, "close"); client.close(4000, "r"); const e = await got;
+    return [e instanceof CloseEvent, e.isTrusted, e.code, e.reason, e.wasClean]; }, [true, true, 4000, "r", true]],
+  ["events_ignore_replaced_globals", async () => { const Message = MessageEvent; const { 0: client, 1: server } = new WebSocketPair();
+    server.accept(); client.accept(); globalThis.MessageEvent = class {};
+    try { const got = next(server, "message"); client.send("x"); const e = await got; return [e instanceof Message, e.data]; }
+    finally { globalThis.MessageEvent = Message; } }, [true, "x"]],
   ["invalid_close_code", async () => { const { 0: client } = new WebSocketPair(); client.accept(); return threw(() => client.close(1005)); },
     error("InvalidAccessError", "DOMException")],
   ["response_101", () => { const { 0: client } = new WebSocketPair(); const r = new Response(null, { status: 101, webSocket: client });

@@ -22,6 +22,7 @@ const GLUE: &[(&str, &str, &str)] = &[
     ("STREAMS_LAZY", "streams_lazy.js", "outpost:streams-lazy"),
     ("LAZY_GLOBALS", "lazy_globals.js", "outpost:lazy-globals"),
     ("COMPRESSION", "compression.js", "outpost:compression"),
+    ("EVENT_CLASSES", "event_classes.js", "outpost:events"),
     ("INTL", "intl.js", "outpost:intl"),
     ("INTL_WRAPPERS", "intl_wrappers.js", "outpost:intl-wrappers"),
     (

@@ -110,6 +110,14 @@ impl<'js> Event<'js> {
         e
     }
 
+    /// Marks an event as fired by the platform (`isTrusted`). For the
+    /// JavaScript subclasses (`MessageEvent`, `CloseEvent`, ...), which the
+    /// host builds through their constructors and so cannot start from
+    /// [`Event::new_trusted`].
+    pub(crate) fn set_trusted(&mut self) {
+        self.trusted = true;
+    }
+
     /// The event type.
     pub fn kind(&self) -> &str {
         &self.kind

@@ -1,7 +1,7 @@
 //! The JavaScript glue of the Web API groups (streams, the lazy-global
-//! installer, compression, HTMLRewriter, Intl): scripts compiled to QuickJS
-//! bytecode by `build.rs`, loaded into an isolate when its group is first
-//! used.
+//! installer, compression, HTMLRewriter, Intl, the event subclasses):
+//! scripts compiled to QuickJS bytecode by `build.rs`, loaded into an
+//! isolate when its group is installed or first used.
 //!
 //! Bytecode only loads in the engine build that wrote it, so the first use
 //! in a process compiles a probe script and compares it with the probe
@@ -71,7 +71,7 @@ fn prebuilt_loads(ctx: &Ctx<'_>) -> bool {
 
 /// The bytecode of `source`, compiled on first use in the process and kept
 /// in `cache`.
-pub(crate) fn bytecode<'a>(
+fn bytecode<'a>(
     ctx: &Ctx<'_>,
     cache: &'a OnceLock<Vec<u8>>,
     source: &str,
@@ -88,7 +88,7 @@ pub(crate) fn bytecode<'a>(
 
 /// Loads bytecode from [`bytecode`] or `build.rs` and runs it, giving the
 /// script's value (a function expression).
-pub(crate) fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Function<'js>> {
+fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> Result<Function<'js>> {
     let raw = ctx.as_raw().as_ptr();
     // SAFETY: the bytes were written by this engine build: compiled in this
     // process, or at build time by an engine whose probe bytecode equals

@@ -1,7 +1,10 @@
 //! Small Workers globals: `scheduler.wait`, `navigator`, `reportError`, and
 //! the event-target methods of the global scope (`addEventListener`,
 //! `removeEventListener`, `dispatchEvent` for events other than `fetch`),
-//! which `reportError` needs so a worker can listen for `error`.
+//! which `reportError` needs so a worker can listen for `error`. Also the
+//! `Event` subclasses written in JavaScript (`CustomEvent`, `ErrorEvent`,
+//! `MessageEvent`, `CloseEvent`), whose intrinsic constructors the host
+//! builds its own events with (`host_event`).
 //!
 //! The global scope is not itself an `EventTarget` instance (QuickJS's global
 //! object cannot be a native class instance), so its three methods are
@@ -149,60 +152,62 @@ impl Navigator {
     }
 }
 
-/// `CustomEvent` and `ErrorEvent`: JavaScript subclasses of the native
-/// `Event` (its constructor takes the prototype from `new.target`), as they
-/// are plain data holders with no host state. The script is a function
-/// expression called with the intrinsic `Event`; it returns both classes.
-///
-/// Spec: <https://dom.spec.whatwg.org/#interface-customevent>,
-/// <https://html.spec.whatwg.org/multipage/webappapis.html#errorevent>
-const EVENT_CLASSES: &str = r#"(function (Event) {
-  "use strict";
-  const $TypeError = TypeError;
-  const required = (n, name) => {
-    if (n < 1) throw new $TypeError(`Failed to construct '${name}': 1 argument required, but only 0 present.`);
-  };
-  class CustomEvent extends Event {
-    #detail;
-    constructor(type, eventInitDict = undefined) {
-      required(arguments.length, "CustomEvent");
-      super(type, eventInitDict);
-      const d = eventInitDict == null ? undefined : eventInitDict.detail;
-      this.#detail = d === undefined ? null : d;
+/// The events the host fires that are instances of the classes of
+/// `event_classes.js`
+/// subclasses rather than plain `Event`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostEvent {
+    /// `ErrorEvent`
+    Error,
+    /// `MessageEvent`
+    Message,
+    /// `CloseEvent`
+    Close,
+}
+
+/// The intrinsic constructors of the [`HostEvent`] classes, captured at
+/// install time: user code may replace the globals, and the events the host
+/// fires must not run its replacements. Isolate userdata, which is dropped
+/// before the runtime is freed, so holding JS values here leaks nothing; the
+/// classes live as long as the isolate anyway.
+#[derive(JsLifetime)]
+struct IntrinsicEvents<'js> {
+    error: Constructor<'js>,
+    message: Constructor<'js>,
+    close: Constructor<'js>,
+}
+
+/// A trusted (`isTrusted`) event of the intrinsic `class`, of type `kind`,
+/// built as `new class(kind, init)` where `init` holds `fields` (the rest of
+/// the dictionary at its defaults: not bubbling, not cancelable). Needs
+/// [`init`] first.
+pub(crate) fn host_event<'js>(
+    ctx: &Ctx<'js>,
+    class: HostEvent,
+    kind: &str,
+    fields: &[(&str, Value<'js>)],
+) -> Result<Class<'js, Event<'js>>> {
+    let ctor = {
+        let classes = ctx
+            .userdata::<IntrinsicEvents>()
+            .ok_or(rquickjs::Error::Unknown)?;
+        match class {
+            HostEvent::Error => classes.error.clone(),
+            HostEvent::Message => classes.message.clone(),
+            HostEvent::Close => classes.close.clone(),
+        }
+    };
+    // No prototype, so members the host leaves out are not looked up on a
+    // user-modified Object.prototype.
+    let init = Object::new(ctx.clone())?;
+    init.set_prototype(None)?;
+    for (name, value) in fields {
+        init.set(*name, value.clone())?;
     }
-    get detail() { return this.#detail; }
-    initCustomEvent(type, bubbles = false, cancelable = false, detail = null) {
-      this.initEvent(type, bubbles, cancelable);
-      this.#detail = detail;
-    }
-  }
-  class ErrorEvent extends Event {
-    #message; #filename; #lineno; #colno; #error;
-    constructor(type, eventInitDict = undefined) {
-      required(arguments.length, "ErrorEvent");
-      super(type, eventInitDict);
-      const o = eventInitDict == null ? {} : eventInitDict;
-      this.#colno = o.colno === undefined ? 0 : o.colno >>> 0;
-      this.#error = o.error;
-      this.#filename = o.filename === undefined ? "" : String(o.filename);
-      this.#lineno = o.lineno === undefined ? 0 : o.lineno >>> 0;
-      this.#message = o.message === undefined ? "" : String(o.message);
-    }
-    get message() { return this.#message; }
-    get filename() { return this.#filename; }
-    get lineno() { return this.#lineno; }
-    get colno() { return this.#colno; }
-    get error() { return this.#error; }
-  }
-  for (const C of [CustomEvent, ErrorEvent]) {
-    const proto = C.prototype;
-    for (const key of Object.getOwnPropertyNames(proto)) {
-      if (key !== "constructor") Object.defineProperty(proto, key, { enumerable: true });
-    }
-    Object.defineProperty(proto, Symbol.toStringTag, { value: C.name, configurable: true });
-  }
-  return [CustomEvent, ErrorEvent];
-})"#;
+    let event: Class<Event> = ctor.construct((kind, init))?;
+    event.borrow_mut().set_trusted();
+    Ok(event)
+}
 
 /// `reportError(e)`, bound to the global scope's hidden event target and the
 /// intrinsic `ErrorEvent` constructor: dispatches a cancelable `error` event
@@ -255,7 +260,8 @@ fn report_error<'js>(
 }
 
 /// Installs `scheduler`, `Navigator`/`navigator`, `self`, `CustomEvent`,
-/// `ErrorEvent`, `reportError` and the global scope's event-target methods.
+/// `ErrorEvent`, `MessageEvent`, `CloseEvent`, `reportError` and the global
+/// scope's event-target methods.
 /// Needs `events::init` first.
 pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     let globals = ctx.globals();
@@ -287,21 +293,31 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     let event_ctor: Object = Class::<Event>::prototype(ctx)?
         .ok_or(rquickjs::Error::Unknown)?
         .get("constructor")?;
-    // Compiled once per process: parsing it in every fresh context cost
-    // more than all the other Web API groups together.
-    static EVENT_BYTECODE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let bytecode =
-        crate::streams::bytecode(ctx, &EVENT_BYTECODE, EVENT_CLASSES, c"outpost:events")?;
-    let factory: Function = crate::streams::load(ctx, bytecode)?;
+    // `event_classes.js`: `CustomEvent`, `ErrorEvent`, `MessageEvent` and
+    // `CloseEvent`, JavaScript subclasses of the native `Event`.
+    let factory: Function = crate::glue::EVENT_CLASSES.load(ctx)?;
     let classes: rquickjs::Array = factory.call((event_ctor,))?;
-    let custom_event: Object = classes.get(0)?;
-    let error_event: Object = classes.get(1)?;
-    for (name, class) in [("CustomEvent", &custom_event), ("ErrorEvent", &error_event)] {
+    let custom_event: Constructor = classes.get(0)?;
+    let error_event: Constructor = classes.get(1)?;
+    let message_event: Constructor = classes.get(2)?;
+    let close_event: Constructor = classes.get(3)?;
+    for (name, class) in [
+        ("CustomEvent", &custom_event),
+        ("ErrorEvent", &error_event),
+        ("MessageEvent", &message_event),
+        ("CloseEvent", &close_event),
+    ] {
         globals.prop(
             name,
             Property::from(class.clone()).writable().configurable(),
         )?;
     }
+    ctx.store_userdata(IntrinsicEvents {
+        error: error_event.clone(),
+        message: message_event,
+        close: close_event,
+    })
+    .map_err(|_| rquickjs::Error::Unknown)?;
 
     let target = Class::instance(ctx.clone(), EventTarget::default())?;
     let target_proto = Class::<EventTarget>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
@@ -422,6 +438,58 @@ mod tests {
         );
         assert!(run_js("new CustomEvent()").starts_with("THROWN TypeError"));
         assert!(run_js("new ErrorEvent('x', 5)").starts_with("THROWN TypeError"));
+    }
+
+    #[test]
+    fn message_events() {
+        assert_eq!(
+            run_js(
+                "const d = new MessageEvent('message');
+                 const m = new MessageEvent('m', { data: { a: 1 }, origin: 'https://x\\ud800', lastEventId: 7, cancelable: true });
+                 let brand; try { Object.getOwnPropertyDescriptor(MessageEvent.prototype, 'ports').get.call(new Event('x')); } catch (err) { brand = err.name; }
+                 return [d.type, d.data, d.origin === '', d.lastEventId === '', d.source, Array.isArray(d.ports), d.ports.length,
+                         Object.isFrozen(d.ports), d.isTrusted, d instanceof Event, new MessageEvent('u', { data: undefined }).data,
+                         m.data.a, m.origin === 'https://x\\ufffd', m.lastEventId, m.cancelable, m.bubbles,
+                         Object.prototype.toString.call(m), Object.keys(MessageEvent.prototype).join('|'), brand].join();"
+            ),
+            "message,,true,true,,true,0,true,false,true,,1,true,7,true,false,[object MessageEvent],data|origin|lastEventId|source|ports,TypeError"
+        );
+        assert_eq!(
+            run_js("try { new MessageEvent(); } catch (e) { return e.name + ': ' + e.message; }"),
+            "TypeError: Failed to construct 'MessageEvent': 1 argument required, but only 0 present."
+        );
+        assert!(run_js("new MessageEvent('x', 5)").starts_with("THROWN TypeError"));
+    }
+
+    #[test]
+    fn close_events() {
+        assert_eq!(
+            run_js(
+                "const d = new CloseEvent('close');
+                 const c = new CloseEvent('c', { code: 65536 + 1000, reason: 'bye\\udc00', wasClean: 1, bubbles: true });
+                 let brand; try { Object.getOwnPropertyDescriptor(CloseEvent.prototype, 'code').get.call(new MessageEvent('x')); } catch (err) { brand = err.name; }
+                 return [d.type, d.code, d.reason === '', d.wasClean, d.isTrusted, d instanceof Event, c.code, c.reason === 'bye\\ufffd',
+                         c.wasClean, c.bubbles, new CloseEvent('n', { code: NaN }).code, Object.prototype.toString.call(c),
+                         Object.keys(CloseEvent.prototype).join('|'), brand, typeof CloseEvent, Object.keys(globalThis).includes('CloseEvent')].join();"
+            ),
+            "close,0,true,false,false,true,1000,true,true,true,0,[object CloseEvent],wasClean|code|reason,TypeError,function,false"
+        );
+        assert!(run_js("new CloseEvent()").starts_with("THROWN TypeError"));
+        assert!(run_js("new CloseEvent('x', { code: Symbol() })").starts_with("THROWN TypeError"));
+    }
+
+    #[test]
+    fn missing_init_members_are_not_inherited() {
+        // A dictionary member absent from the object given is read through
+        // its prototype chain, but an absent dictionary reads nothing.
+        assert_eq!(
+            run_js(
+                "Object.prototype.origin = 'o'; Object.prototype.message = 'm';
+                 return [new MessageEvent('x').origin === '', new ErrorEvent('x').message === '',
+                         new MessageEvent('x', {}).origin].join();"
+            ),
+            "true,true,o"
+        );
     }
 
     #[test]

@@ -93,8 +93,6 @@ use std::cell::RefCell;
 use rquickjs::{Ctx, Function, JsLifetime, Object, Result, Value};
 
 use crate::glue;
-/// Compiling and loading glue bytecode, for the groups built on streams.
-pub(crate) use crate::glue::{bytecode, load};
 
 /// The interfaces `streams.js` returns, defined on the global object.
 const INTERFACES: &[&str] = &[

@@ -21,6 +21,10 @@
 //! Workers. Receiving a close frame answers it with the same code (the
 //! closing handshake completes without the script having to call `close()`),
 //! then fires `close`.
+//!
+//! As in workerd, `message` events are `MessageEvent`s, `close` events
+//! `CloseEvent`s and `error` events `ErrorEvent`s, all built with the
+//! intrinsic classes (`scheduler::host_event`).
 
 use std::collections::VecDeque;
 
@@ -43,6 +47,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::error::{OrThrow, WebApiError};
 use crate::events::{Event, ListenerErrors, Listeners};
+use crate::scheduler::{host_event, HostEvent};
 use crate::webidl::{buffer_source, to_usv_string};
 
 /// `WebSocket.CONNECTING`
@@ -233,11 +238,11 @@ fn fire<'js>(ctx: &Ctx<'js>, target: &Class<'js, WebSocket<'js>>, msg: WsMessage
     match msg {
         WsMessage::Text(s) => {
             let data = rquickjs::String::from_str(ctx.clone(), &s)?.into_value();
-            fire_event(ctx, target, "message", &[("data", data)])
+            fire_message(ctx, target, data)
         }
         WsMessage::Binary(b) => {
             let data = ArrayBuffer::new_copy(ctx.clone(), b.as_ref())?.into_value();
-            fire_event(ctx, target, "message", &[("data", data)])
+            fire_message(ctx, target, data)
         }
         WsMessage::Close {
             code,
@@ -271,37 +276,64 @@ fn fire<'js>(ctx: &Ctx<'js>, target: &Class<'js, WebSocket<'js>>, msg: WsMessage
                 );
             }
             if !clean {
-                fire_event(ctx, target, "error", &[])?;
+                let message = rquickjs::String::from_str(ctx.clone(), LOST)?;
+                let error = rquickjs::Exception::from_message(ctx.clone(), LOST)?;
+                let event = host_event(
+                    ctx,
+                    HostEvent::Error,
+                    "error",
+                    &[
+                        ("error", error.into_value()),
+                        ("message", message.into_value()),
+                    ],
+                )?;
+                fire_event(ctx, target, &event)?;
             }
             let code_v = Value::new_int(ctx.clone(), i32::from(code));
             let reason_v = rquickjs::String::from_str(ctx.clone(), &reason)?.into_value();
             let clean_v = Value::new_bool(ctx.clone(), clean);
-            fire_event(
+            let event = host_event(
                 ctx,
-                target,
+                HostEvent::Close,
                 "close",
                 &[
                     ("code", code_v),
                     ("reason", reason_v),
                     ("wasClean", clean_v),
                 ],
-            )
+            )?;
+            fire_event(ctx, target, &event)
         }
     }
 }
 
-/// Dispatches a trusted event of `kind` carrying `fields` as own properties.
+/// The `message` of the `error` event fired when a connection ends without
+/// a closing handshake.
+const LOST: &str = "WebSocket disconnected without sending Close frame.";
+
+/// Fires a `MessageEvent` carrying `data`. Its `origin` is left at "": a
+/// pair's ends have no URL (workerd reports null; for a client the spec
+/// would have its URL's origin, not done yet).
+///
+/// Spec: <https://websockets.spec.whatwg.org/#feedback-from-the-protocol>
+/// ("When a WebSocket message has been received").
+fn fire_message<'js>(
+    ctx: &Ctx<'js>,
+    target: &Class<'js, WebSocket<'js>>,
+    data: Value<'js>,
+) -> Result<()> {
+    let event = host_event(ctx, HostEvent::Message, "message", &[("data", data)])?;
+    fire_event(ctx, target, &event)
+}
+
+/// Dispatches a host-made event at an end; listener exceptions are reported
+/// rather than returned.
 fn fire_event<'js>(
     ctx: &Ctx<'js>,
     target: &Class<'js, WebSocket<'js>>,
-    kind: &str,
-    fields: &[(&str, Value<'js>)],
+    event: &Class<'js, Event<'js>>,
 ) -> Result<()> {
-    let event = Class::instance(ctx.clone(), Event::new_trusted(ctx, kind))?;
-    for (name, value) in fields {
-        event.as_inner().set(*name, value.clone())?;
-    }
-    crate::events::dispatch(ctx, target.as_inner(), &event, ListenerErrors::Report)?;
+    crate::events::dispatch(ctx, target.as_inner(), event, ListenerErrors::Report)?;
     Ok(())
 }
 
@@ -427,7 +459,8 @@ impl<'js> WebSocket<'js> {
                         t.ready_state = OPEN;
                         t.protocol = protocol;
                     }
-                    let _ = fire_event(&ctx2, &target, "open", &[]);
+                    let open = Class::instance(ctx2.clone(), Event::new_trusted(&ctx2, "open"));
+                    let _ = open.and_then(|open| fire_event(&ctx2, &target, &open));
                 }
                 Ok(Connected::Refused(status, _)) => {
                     tracing::debug!("WebSocket handshake refused with status {status}");
@@ -1102,6 +1135,72 @@ mod tests {
         assert_eq!(
             out,
             "closing 2; server close 4001 bye true 3; client close 4001 bye 3|TypeError"
+        );
+    }
+
+    #[test]
+    fn events_are_message_and_close_events() {
+        let out = run_js(
+            "const [client, server] = Object.values(new WebSocketPair());
+             const got = [];
+             client.accept(); server.accept();
+             server.onmessage = (e) => got.push([e instanceof MessageEvent, e.isTrusted, e.type, e.data, e.origin === '',
+                                                 e.ports.length, e.source, Object.keys(e).length].join(' '));
+             server.onclose = (e) => got.push([e instanceof CloseEvent, e.isTrusted, e.type, e.code, e.reason, e.wasClean,
+                                               Object.keys(e).length].join(' '));
+             client.send('hi');
+             client.close(4000, 'done');
+             await new Promise((r) => setTimeout(r, 0));
+             return got.join('; ');",
+        );
+        assert_eq!(
+            out,
+            "true true message hi true 0  0; true true close 4000 done true 0"
+        );
+    }
+
+    /// Replaced globals are not what the host builds its events with.
+    #[test]
+    fn events_use_the_intrinsic_classes() {
+        let out = run_js(
+            "const Message = MessageEvent, Close = CloseEvent;
+             globalThis.MessageEvent = class { constructor() { throw new Error('user MessageEvent'); } };
+             globalThis.CloseEvent = function () { throw new Error('user CloseEvent'); };
+             const S = String; globalThis.String = () => 'user String';
+             Object.prototype.origin = 'user';
+             const [client, server] = Object.values(new WebSocketPair());
+             const got = [];
+             client.accept(); server.accept();
+             server.addEventListener('message', (e) => got.push(e instanceof Message, e.origin === '', e.data));
+             server.addEventListener('close', (e) => got.push(e instanceof Close, e.reason));
+             client.send('x');
+             client.close(1000, 'r');
+             await new Promise((r) => setTimeout(r, 0));
+             // The test harness stringifies the result with the global.
+             globalThis.String = S;
+             return got.join();",
+        );
+        assert_eq!(out, "true,true,x,true,r");
+    }
+
+    /// A connection that fails fires an `ErrorEvent`, then an unclean
+    /// `CloseEvent` (1006). Private addresses are refused by policy here, so
+    /// nothing is dialled.
+    #[test]
+    fn lost_connection_fires_error_then_close() {
+        let out = run_js(
+            "const ws = new WebSocket('ws://127.0.0.1:1/');
+             const got = [];
+             ws.onerror = (e) => got.push([e instanceof ErrorEvent, e.isTrusted, e.message, e.error instanceof Error].join(' '));
+             await new Promise((resolve) => ws.addEventListener('close', (e) => {
+               got.push([e instanceof CloseEvent, e.isTrusted, e.code, e.wasClean].join(' '));
+               resolve();
+             }));
+             return got.join('; ');",
+        );
+        assert_eq!(
+            out,
+            "true true WebSocket disconnected without sending Close frame. true; true true 1006 false"
         );
     }
 
