@@ -648,32 +648,19 @@
         lit(' ');
         part('weekday', weekdayStr);
       } else part('year', yearStr);
-    } else if (textMonth) {
-      if (weekdayStr !== undefined) {
-        part('weekday', weekdayStr);
-        lit(', ');
-      }
-      part('month', monthStr);
-      if (dayStr !== undefined) {
-        lit(' ');
-        part('day', dayStr);
-      }
-      if (year !== undefined) {
-        lit(dayStr !== undefined ? ', ' : ' ');
-        part('year', yearStr);
-      }
     } else if (monthStr !== undefined) {
+      // "Jan 2, 2024" with a text month, "1/2/2024" with a numeric one.
       if (weekdayStr !== undefined) {
         part('weekday', weekdayStr);
         lit(', ');
       }
       part('month', monthStr);
       if (dayStr !== undefined) {
-        lit('/');
+        lit(textMonth ? ' ' : '/');
         part('day', dayStr);
       }
       if (year !== undefined) {
-        lit('/');
+        lit(!textMonth ? '/' : dayStr !== undefined ? ', ' : ' ');
         part('year', yearStr);
       }
     } else if (dayStr !== undefined) {
