@@ -467,10 +467,9 @@ impl Follower {
         Ok(())
     }
 
+    /// Bundle `hash` from the node's directory, if intact (`hash` is a
+    /// content hash, checked by the caller).
     fn local_bundle(&self, hash: &str) -> Option<Vec<u8>> {
-        if !wire::is_content_hash(hash) {
-            return None;
-        }
         let bytes = std::fs::read(self.dir.join(BUNDLES_DIR).join(hash)).ok()?;
         (content_hash(&bytes) == hash).then_some(bytes)
     }
@@ -496,6 +495,10 @@ impl Follower {
     /// Bundle `hash` compiled, from memory, this node's stored bytecode or
     /// its stored bundle; `None` when the node has none of them.
     fn compiled_locally(&mut self, hash: &str) -> Option<Result<Arc<CompiledBundle>, Prepare>> {
+        // A hash names files under the node's directory: nothing else may.
+        if !wire::is_content_hash(hash) {
+            return None;
+        }
         if let Some(c) = self.compiled.get(hash) {
             return Some(Ok(c.clone()));
         }
