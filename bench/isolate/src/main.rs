@@ -11,7 +11,11 @@
 //! - `idle_isolate_kib`: heap of one idle hello isolate (QuickJS's own count),
 //!   and `idle_isolate_rss_kib`: process RSS growth per isolate over 500.
 //!
-//! Usage: `outpost-bench isolate [--bundle FILE] [--iterations N]`
+//! Usage: `outpost-bench isolate [--bundle FILE] [--iterations N]`, or
+//! `outpost-bench replication [--iterations N]` for the data figures (see
+//! [`replication`]).
+
+mod replication;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -161,13 +165,18 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut bundle = None;
     let mut n = 200;
+    let mut data = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "isolate" => {}
+            "replication" => data = true,
             "--bundle" => bundle = args.next(),
             "--iterations" => n = args.next().context("--iterations N")?.parse()?,
             other => anyhow::bail!("unknown argument `{other}`"),
         }
+    }
+    if data {
+        return replication::run(n);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
