@@ -583,11 +583,13 @@ def parse_wrk(out: str) -> dict:
     return res
 
 
-def run_wrk(wrk: str, port: int, secs: int, latency: bool) -> tuple[int, str]:
-    cmd = [wrk, f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{secs}s"]
+def run_wrk(wrk: str, port: int, secs: int, latency: bool, *, conns: int = WRK_CONNECTIONS,
+            path: str = "/", extra: list[str] | None = None) -> tuple[int, str]:
+    """Runs wrk against 127.0.0.1:PORT/PATH; `extra` (a Lua script, headers) goes before the URL."""
+    cmd = [wrk, f"-t{WRK_THREADS}", f"-c{conns}", f"-d{secs}s"] + (extra or [])
     if latency:
         cmd.append("--latency")
-    cmd.append(f"http://127.0.0.1:{port}/")
+    cmd.append(f"http://127.0.0.1:{port}{path}")
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 60)
     except subprocess.TimeoutExpired:

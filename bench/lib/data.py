@@ -177,17 +177,10 @@ def wait_ready(proc: subprocess.Popen, port: int, path: str, host: str | None) -
 
 def run_wrk(wrk: str, port: int, workload: str, host: str | None, conns: int, secs: int,
             latency: bool) -> tuple[int, str]:
-    cmd = [wrk, f"-t{bench.WRK_THREADS}", f"-c{conns}", f"-d{secs}s", "-s", str(DATA_DIR / WRK_SCRIPT[workload])]
+    extra = ["-s", str(DATA_DIR / WRK_SCRIPT[workload])]
     if host:
-        cmd += ["-H", f"Host: {host}"]
-    if latency:
-        cmd.append("--latency")
-    cmd.append(f"http://127.0.0.1:{port}/item")
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 60)
-    except subprocess.TimeoutExpired:
-        return -1, "wrk timed out"
-    return p.returncode, p.stdout + p.stderr
+        extra += ["-H", f"Host: {host}"]
+    return bench.run_wrk(wrk, port, secs, latency, conns=conns, path="/item", extra=extra)
 
 
 # --------------------------------------------------------------- one case
