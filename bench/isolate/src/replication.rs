@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use outpost_bindings::remote::DataKind;
 use outpost_control::data::Opened;
-use outpost_control::replicate::Replicas;
+use outpost_control::replicate::{Replicas, Upstream};
 use outpost_control::{Client, ControlConfig, ControlServer, Scope};
 use outpost_data::{Primary, Replica, Value};
 
@@ -50,7 +50,7 @@ pub fn run(n: usize) -> anyhow::Result<()> {
     ))?;
 
     let mut replicas = Replicas::new(&dir.join("node"), client, "edge");
-    replicas.binding(DataKind::D1, "bench")?;
+    replicas.binding(DataKind::D1, "bench", Upstream::Control)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

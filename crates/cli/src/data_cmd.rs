@@ -220,7 +220,11 @@ fn list(target: &Target, kind: DataKind) -> anyhow::Result<()> {
             let list: Vec<outpost_control::data::DatabaseInfo> =
                 block_on(client.get_json("/v1/data"))??;
             for d in list.iter().filter(|d| d.kind == kind.as_str()) {
-                println!("{:<40} position {}", d.id, d.position);
+                let primary = match &d.node {
+                    Some(node) => format!("primary on node {node} in region `{}`", d.region),
+                    None => format!("primary with the control plane (region `{}`)", d.region),
+                };
+                println!("{:<40} position {:<8} {primary}", d.id, d.position);
             }
         }
         Target::Local { dir, .. } => {

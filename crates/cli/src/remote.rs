@@ -113,18 +113,6 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let config = args.remote.config()?;
     if let Some(c) = &config {
         c.log_warnings();
-        let regions = c
-            .d1_databases
-            .iter()
-            .filter_map(|d| d.primary_region.as_deref())
-            .chain(
-                c.kv_namespaces
-                    .iter()
-                    .filter_map(|k| k.primary_region.as_deref()),
-            );
-        for region in regions {
-            eprintln!("warning: primary_region = \"{region}\" is not supported yet: every primary lives with the control plane");
-        }
     }
     let client = args.remote.client(config.as_ref())?;
     let built = crate::build::build(args.entry.as_deref(), config.as_ref())?;
@@ -152,6 +140,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<()> {
                     "" => d.database_name.clone(),
                     id => id.to_string(),
                 },
+                primary_region: d.primary_region.clone(),
             })
             .collect();
         data.kv = c
@@ -160,6 +149,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<()> {
             .map(|k| DataBinding {
                 binding: k.binding.clone(),
                 id: k.id.clone(),
+                primary_region: k.primary_region.clone(),
             })
             .collect();
         for (k, v) in &c.vars {
@@ -681,6 +671,9 @@ pub fn nodes(args: NodesArgs) -> anyhow::Result<()> {
                     .map(|e| format!("; last error: {e}"))
                     .unwrap_or_default()
             );
+        }
+        for (db, head) in &r.primaries {
+            println!("    primary {db}: head {head} (data API {})", r.data_url);
         }
     }
     Ok(())

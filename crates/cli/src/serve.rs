@@ -7,7 +7,9 @@
 //!   `<dir>/node-token`.
 //! - `--control-only` runs the control API without a node.
 //! - `--control URL --token T` (or `--token-file F`) runs a node that
-//!   follows a control plane elsewhere.
+//!   follows a control plane elsewhere. It also serves a data API (on
+//!   `--data-port`) for the primaries of databases whose `primary_region` is
+//!   its `--region`.
 //!
 //! The control API has its own listener, so the edge port only ever carries
 //! worker traffic and no hostname or path is taken from workers.
@@ -54,10 +56,15 @@ pub struct ServeArgs {
     /// A file holding the node token for `--control`.
     #[arg(long, requires = "control")]
     token_file: Option<PathBuf>,
-    /// Log entries each data primary keeps for replicas to catch up from
-    /// (control plane); a replica further behind bootstraps from a snapshot.
-    #[arg(long, default_value_t = 10_000, conflicts_with = "control")]
+    /// Log entries each data primary keeps for replicas to catch up from;
+    /// a replica further behind bootstraps from a snapshot.
+    #[arg(long, default_value_t = 10_000)]
     log_retain: u64,
+    /// Port of a node's data API (`--control` only): where it serves the
+    /// primaries of databases whose `primary_region` is its region to the
+    /// other nodes; 0 picks a free port. Listens on `--ip`.
+    #[arg(long, default_value_t = 0, requires = "control")]
+    data_port: u16,
     /// Executor threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -123,6 +130,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 region: args.region.clone(),
                 // The embedded node's workers use the primaries directly.
                 data: control.as_ref().map(|c| c.data()),
+                data_addr: SocketAddr::new(args.ip, args.data_port),
+                log_retain: args.log_retain,
             },
             routes.clone(),
         )?;
@@ -148,6 +157,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ),
             }
         );
+        if let Some(url) = f.data_url() {
+            println!("Data API on {url}");
+        }
         println!("Ready on http://{}", n.addr());
         let _ = std::io::stdout().flush();
         follower = Some(f.spawn()?);

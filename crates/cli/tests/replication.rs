@@ -440,3 +440,148 @@ fn replicas_survive_kills_partitions_compaction_and_a_primary_crash() {
 
     assert_same_content(&mut fleet);
 }
+
+const PLACED_HOST: &str = "placed.localhost";
+const PLACED_DB: &str = "placed-db";
+
+/// The shop worker as `placed`, its database and namespace with
+/// `primary_region = region`.
+fn placed(root: &Path, region: &str) -> PathBuf {
+    let d = root.join("placed");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("outpost.toml"),
+        format!(
+            "name = \"placed\"\nmain = \"index.js\"\n\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"placed\"\ndatabase_id = \"{PLACED_DB}\"\nprimary_region = \"{region}\"\n\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"placed-kv\"\nprimary_region = \"{region}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("index.js"), WORKER).unwrap();
+    d
+}
+
+fn placed_call(node: SocketAddr, path: &str) -> Option<String> {
+    let r = get(node, PLACED_HOST, path).ok()?;
+    (r.status == 200).then(|| r.text())
+}
+
+#[test]
+fn a_primary_lives_on_a_node_of_its_primary_region() {
+    let mut fleet = Fleet::start("repl-placed", 2);
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    // A region no node is in: refused, and nothing is created anywhere.
+    let dir = placed(&fleet.root, "mars");
+    let refused = fleet.cli(&dir, &["deploy"], &fleet.admin);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("no node of that region is following"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // region-0 holds the primaries; region-1 replicates from it.
+    placed(&fleet.root, "region-0");
+    ok(&fleet.cli(&dir, &["deploy"], &fleet.admin));
+    let (home, away) = (fleet.nodes[0].addr, fleet.nodes[1].addr);
+    for node in [home, away] {
+        wait_for("the placed worker", WAIT, || {
+            placed_call(node, "/").filter(|t| t == "ready")
+        });
+    }
+    let init = placed_call(away, "/init").expect("init through the replica's node");
+    assert!(init.contains("true"), "{init}");
+    let held = fleet.nodes[0]
+        .dir
+        .join(format!("node/primaries/data/d1/{PLACED_DB}.sqlite"));
+    assert!(held.exists(), "the primary is not on node 0");
+    assert!(!fleet
+        .root
+        .join(format!("control/data/d1/{PLACED_DB}.sqlite"))
+        .exists());
+
+    // Writes through the other node reach the primary; its bookmark gives
+    // read-your-writes on the replica.
+    let put = placed_call(away, "/put?k=a&v=1").expect("put through node 1");
+    let bookmark = field(&put, "bookmark").to_string();
+    let got = placed_call(away, &format!("/get?k=a&bookmark={bookmark}")).expect("get");
+    assert_eq!(field(&got, "v"), "1", "{got}");
+    let local = placed_call(home, "/put?k=b&v=2").expect("put on the primary's node");
+    assert_eq!(field(&local, "primary"), "true", "{local}");
+
+    // KV likewise.
+    placed_call(away, "/kv/put?k=cart&v=pears").expect("kv put");
+    let kv = placed_call(home, "/kv/get?k=cart").expect("kv get");
+    assert!(kv.contains("pears"), "{kv}");
+    wait_for("the KV write to reach node 1's replica", WAIT, || {
+        placed_call(away, "/kv/get?k=cart")
+            .filter(|a| a.contains("pears"))
+            .map(|_| ())
+    });
+
+    // The operator's tools reach it through the control plane, which lists
+    // where it is.
+    let out = ok(&fleet.cli(
+        &dir,
+        &[
+            "db",
+            "execute",
+            "DB",
+            "--command",
+            "INSERT INTO t (k, v) VALUES ('cli', 3)",
+        ],
+        &fleet.admin,
+    ));
+    assert!(out.contains("1 changed"), "{out}");
+    let node0 = json_field(
+        &fleet.api("GET", "/v1/nodes", &fleet.admin, b"").text(),
+        "id",
+    );
+    let listed = fleet.api("GET", "/v1/data", &fleet.admin, b"").text();
+    let entry = listed
+        .split('{')
+        .find(|e| e.contains(&format!("\"id\":\"{PLACED_DB}\"")))
+        .unwrap_or_else(|| panic!("{PLACED_DB} in {listed}"));
+    assert!(entry.contains("\"region\":\"region-0\""), "{entry}");
+    assert!(entry.contains(&format!("\"node\":\"{node0}\"")), "{entry}");
+
+    // The primary's node restarts on another data port: the control plane
+    // and the replica follow it.
+    fleet.restart_node(0);
+    let home = fleet.nodes[0].addr;
+    wait_for("writes through node 1 after node 0 restarted", WAIT, || {
+        placed_call(away, "/put?k=c&v=4").map(|_| ())
+    });
+    let count = placed_call(home, "/count").expect("count on the primary's node");
+    assert_eq!(field(&count, "n"), "4", "{count}");
+
+    // A primary does not move.
+    placed(&fleet.root, "region-1");
+    let moved = fleet.cli(&dir, &["deploy"], &fleet.admin);
+    assert!(!moved.status.success());
+    assert!(
+        stderr(&moved).contains("stays where it was first placed"),
+        "{}",
+        stderr(&moved)
+    );
+
+    // The replica converges to the primary's content.
+    wait_for("node 1 to catch up", WAIT, || {
+        let c = placed_call(away, "/count")?;
+        (field(&c, "n") == "4").then_some(())
+    });
+    fleet.kill_node(0);
+    fleet.kill_node(1);
+    let primary = outpost_data::Primary::open(&held).unwrap();
+    let replica = outpost_data::Replica::open(
+        fleet.nodes[1]
+            .dir
+            .join(format!("node/data/d1/{PLACED_DB}.sqlite")),
+    )
+    .unwrap();
+    assert_eq!(replica.position(), primary.position());
+    assert_eq!(
+        replica.content_hash().unwrap(),
+        primary.content_hash().unwrap()
+    );
+}

@@ -78,6 +78,30 @@ pub struct DesiredState {
     pub workers: Vec<WorkerState>,
     /// Route patterns, in no particular order (nodes sort by specificity).
     pub routes: Vec<RouteEntry>,
+    /// Databases whose primary a node holds (`primary_region` names a
+    /// region other than the control plane's); the others' primaries are
+    /// with the control plane.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placements: Vec<Placement>,
+    /// The bearer token nodes present to each other's data API (replicas
+    /// pulling from a node's primary, workers writing to it).
+    #[serde(default)]
+    pub data_token: String,
+}
+
+/// Where the primary of a database lives when a node holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// `d1` or `kv`.
+    pub kind: String,
+    /// The database's id.
+    pub id: String,
+    /// The region named by `primary_region`.
+    pub region: String,
+    /// The id of the node that holds the primary.
+    pub node: String,
+    /// That node's data API (`http://host:port`), as it last reported it.
+    pub url: String,
 }
 
 /// One worker as nodes must run it.
@@ -108,8 +132,8 @@ pub struct WorkerState {
 }
 
 /// A worker's data bindings (`[[d1_databases]]`, `[[kv_namespaces]]`).
-/// The databases' primaries live with the control plane; every node binds
-/// a replica (or, in the control plane's own process, the primary).
+/// A database's primary lives with the control plane, or on a node of its
+/// `primary_region`; every other node binds a replica.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataBindings {
     /// D1 databases.
@@ -134,6 +158,10 @@ pub struct DataBinding {
     pub binding: String,
     /// The database's id (`database_id` or the KV namespace `id`).
     pub id: String,
+    /// `primary_region` from the config: the region whose node holds the
+    /// database's writable primary. Fixed when the database is first placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
 }
 
 /// A route pattern and the worker it sends requests to.
@@ -166,6 +194,14 @@ pub struct NodeReport {
     /// The node's replicas, keyed `<kind>/<id>` (`d1/shop`, `kv/sessions`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data: BTreeMap<String, ReplicaStatus>,
+    /// The node's data API (`http://host:port`), where the primaries it
+    /// holds are served to other nodes; empty when it serves none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub data_url: String,
+    /// The primaries this node holds, keyed `<kind>/<id>`, with their head
+    /// positions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub primaries: BTreeMap<String, Position>,
 }
 
 /// One worker as a node runs it.

@@ -1,8 +1,13 @@
-//! A small HTTP/1.1 client for the control API, used by nodes (the
-//! follower) and by the CLI. One connection per request: requests are rare
-//! (a long-poll every 25 s, a bundle per deploy), so pooling buys nothing.
+//! A small HTTP/1.1 client for the control API and nodes' data APIs, used
+//! by nodes (the follower, replicas, workers' writes) and by the CLI.
 //! Plain `http://` only for now; TLS comes with the rest of the transport
 //! work.
+//!
+//! Connections are kept alive and reused, per thread: a worker's D1 write
+//! goes to its primary over HTTP, and a fresh TCP connection for each one
+//! would add a handshake to every write. The pool is per thread because a
+//! connection's task runs on the runtime that opened it, and every
+//! executor thread has a runtime of its own.
 
 use std::time::Duration;
 
@@ -85,6 +90,16 @@ pub struct Client {
     token: Option<String>,
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// Kept-alive connections per server (most kept idle, per thread).
+const MAX_IDLE: usize = 8;
+
+thread_local! {
+    static IDLE: std::cell::RefCell<std::collections::HashMap<(String, u16), Vec<Sender>>> =
+        std::cell::RefCell::default();
+}
+
 /// How long ordinary API requests may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -135,13 +150,22 @@ impl Client {
             .map_err(|_| ClientError::Timeout(timeout))?
     }
 
-    async fn exchange(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, String)],
-        body: Bytes,
-    ) -> Result<Reply, ClientError> {
+    /// A kept-alive connection to this client's server opened on this
+    /// thread (`true`), or a new one.
+    async fn connection(&self) -> Result<(Sender, bool), ClientError> {
+        let key = (self.host.clone(), self.port);
+        while let Some(mut sender) = IDLE.with(|idle| idle.borrow_mut().get_mut(&key)?.pop()) {
+            // `ready` fails at once for a closed connection, and otherwise
+            // waits for the connection's task to finish with the last
+            // exchange (it may not have run since).
+            if !sender.is_closed() && sender.ready().await.is_ok() {
+                return Ok((sender, true));
+            }
+        }
+        Ok((self.connect().await?, false))
+    }
+
+    async fn connect(&self) -> Result<Sender, ClientError> {
         let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|source| ClientError::Connect {
@@ -149,26 +173,54 @@ impl Client {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        let conn = tokio::spawn(conn);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.prefix))
-            .header(http::header::HOST, &self.authority);
-        if let Some(t) = &self.token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        for (k, v) in headers {
-            req = req.header(*k, v);
-        }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| ClientError::Decode(format!("cannot build request: {e}")))?;
-        let resp = sender.send_request(req).await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        // The task ends when the connection closes (either side) or its
+        // runtime stops; a sender whose task is gone is never ready.
+        tokio::spawn(conn);
+        Ok(sender)
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Reply, ClientError> {
+        let build = || {
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(format!("{}{path}", self.prefix))
+                .header(http::header::HOST, &self.authority);
+            if let Some(t) = &self.token {
+                req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            req.body(Full::new(body.clone()))
+                .map_err(|e| ClientError::Decode(format!("cannot build request: {e}")))
+        };
+        let (mut sender, reused) = self.connection().await?;
+        let resp = match sender.send_request(build()?).await {
+            Ok(resp) => resp,
+            // A kept-alive connection the server closed as we took it: the
+            // request was never sent, so sending it again is safe.
+            Err(e) if reused && e.is_canceled() => {
+                sender = self.connect().await?;
+                sender.send_request(build()?).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (parts, body) = resp.into_parts();
         let body = body.collect().await?.to_bytes();
-        conn.abort();
+        IDLE.with(|idle| {
+            let mut idle = idle.borrow_mut();
+            let list = idle.entry((self.host.clone(), self.port)).or_default();
+            if list.len() < MAX_IDLE {
+                list.push(sender);
+            }
+        });
         Ok(Reply {
             status: parts.status,
             headers: parts.headers,

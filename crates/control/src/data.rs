@@ -16,6 +16,10 @@
 //! The primaries are files under `<state>/data/<kind>/<id>.sqlite`, opened
 //! once per process and shared with the embedded node, whose workers use
 //! them directly.
+//!
+//! A database whose `primary_region` names another region has its primary
+//! on a node of that region instead, which serves the same three endpoints
+//! on its own data API ([`crate::peer`]); [`serve`] is shared by both.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,6 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use outpost_bindings::remote::DataKind;
 use outpost_bindings::LocalData;
 use outpost_data::{Position, Primary};
@@ -49,8 +56,15 @@ pub struct DatabaseInfo {
     pub kind: String,
     /// The database's id.
     pub id: String,
-    /// The position of its latest write.
+    /// The position of its latest write (for a primary on a node: as that
+    /// node last reported it).
     pub position: Position,
+    /// The region of its primary.
+    #[serde(default)]
+    pub region: String,
+    /// The node holding its primary; `None` when the control plane does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// The data primaries of a control plane.
@@ -61,6 +75,100 @@ pub struct Primaries {
     log_retain: u64,
     local: Arc<LocalData>,
     heads: Mutex<HashMap<(DataKind, String), watch::Receiver<Position>>>,
+}
+
+/// What a data API request asks of a primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataOp {
+    /// `POST /v1/data/<kind>/<id>`: one encoded call.
+    Call,
+    /// `GET /v1/data/<kind>/<id>/log`: log entries (long-poll).
+    Log,
+    /// `GET /v1/data/<kind>/<id>/snapshot`: a consistent copy.
+    Snapshot,
+}
+
+/// Reads a data API path: `None` for any other path.
+pub(crate) fn parse_path(method: &Method, path: &str) -> Option<(DataOp, DataKind, String)> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (op, kind, id) = match (method.as_str(), segs.as_slice()) {
+        ("POST", ["v1", "data", kind, id]) => (DataOp::Call, kind, id),
+        ("GET", ["v1", "data", kind, id, "log"]) => (DataOp::Log, kind, id),
+        ("GET", ["v1", "data", kind, id, "snapshot"]) => (DataOp::Snapshot, kind, id),
+        _ => return None,
+    };
+    Some((op, DataKind::parse(kind)?, id.to_string()))
+}
+
+/// Serves one data API request on `primaries`.
+pub(crate) async fn serve(
+    primaries: &Arc<Primaries>,
+    op: DataOp,
+    kind: DataKind,
+    id: String,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ControlError> {
+    crate::store::check_data_id(&id)?;
+    match op {
+        DataOp::Call => {
+            let body = crate::server::read_body(req, MAX_CALL_BYTES).await?;
+            let data = primaries.clone();
+            let answer = tokio::task::spawn_blocking(move || data.call(kind, &id, &body))
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))??;
+            Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(answer)))
+                .expect("response"))
+        }
+        DataOp::Log => {
+            let (after, max, wait) = log_query(req.uri().query().unwrap_or(""))?;
+            match primaries.log(kind, &id, after, max, wait).await? {
+                LogAnswer::Entries(bytes, head) => Ok(Response::builder()
+                    .status(StatusCode::OK)
+                    .header(HEAD_HEADER, head.to_string())
+                    .body(Full::new(Bytes::from(bytes)))
+                    .expect("response")),
+                LogAnswer::SnapshotRequired(why) => {
+                    Ok(crate::server::error_json(StatusCode::GONE, &why))
+                }
+                LogAnswer::Ahead(why) => Err(ControlError::Conflict(why)),
+            }
+        }
+        DataOp::Snapshot => {
+            let (bytes, position) = primaries.snapshot(kind, &id).await?;
+            Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header(POSITION_HEADER, position.to_string())
+                .body(Full::new(bytes))
+                .expect("response"))
+        }
+    }
+}
+
+/// `after=N&max=M&wait_ms=W` of a log request.
+fn log_query(query: &str) -> Result<(Position, usize, Duration), ControlError> {
+    let mut after = 0;
+    let mut max = MAX_LOG_ENTRIES;
+    let mut wait = Duration::ZERO;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let bad = || ControlError::BadRequest(format!("bad `{k}`: {v}"));
+        match &*k {
+            "after" => after = v.parse().map_err(|_| bad())?,
+            "max" => {
+                max = v
+                    .parse::<usize>()
+                    .map_err(|_| bad())?
+                    .clamp(1, MAX_LOG_ENTRIES)
+            }
+            "wait_ms" => {
+                wait = Duration::from_millis(v.parse().map_err(|_| bad())?).min(MAX_LOG_WAIT)
+            }
+            _ => {}
+        }
+    }
+    Ok((after, max, wait))
 }
 
 /// A log answer.
@@ -94,6 +202,14 @@ impl Primaries {
     /// The region the primaries are in.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// Whether database `id` of `kind` has a file here.
+    pub fn exists(&self, kind: DataKind, id: &str) -> bool {
+        self.dir
+            .join(kind.as_str())
+            .join(format!("{id}.sqlite"))
+            .exists()
     }
 
     /// The open databases, shared with an embedded node.
@@ -259,6 +375,8 @@ impl Primaries {
                     kind: kind.as_str().to_string(),
                     id,
                     position: primary.primary().position(),
+                    region: self.region.clone(),
+                    node: None,
                 });
             }
         }

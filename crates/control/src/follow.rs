@@ -18,6 +18,7 @@
 //! node keeps serving and retries with a backoff capped at one second.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -30,10 +31,13 @@ use outpost_runtime::wire::{self, content_hash};
 use outpost_runtime::{Bundle, CompiledBundle, EnvValue, Limits, WorkerSpec};
 use tokio::sync::watch;
 
-use crate::api::{DesiredState, NodeReport, RunningWorker, WorkerState, NODE_REPORT_HEADER};
+use crate::api::{
+    DesiredState, NodeReport, Placement, RunningWorker, WorkerState, NODE_REPORT_HEADER,
+};
 use crate::client::{api_error, Client, ClientError};
 use crate::data::{Opened, Primaries};
-use crate::replicate::Replicas;
+use crate::peer::{PeerAccess, PeerServer};
+use crate::replicate::{Replicas, Upstream};
 use crate::server::LONG_POLL;
 use crate::ControlError;
 use outpost_bindings::remote::DataKind;
@@ -45,6 +49,8 @@ const STATE_FILE: &str = "state.json";
 const BUNDLES_DIR: &str = "bundles";
 const BYTECODE_DIR: &str = "bytecode";
 const NODE_ID_FILE: &str = "node-id";
+/// Under the node's directory: the primaries placed on it.
+const HELD_DIR: &str = "primaries";
 
 /// The file name of bundle `hash`'s bytecode for this engine build.
 fn bytecode_file(hash: &str) -> String {
@@ -66,14 +72,19 @@ pub struct FollowConfig {
     /// process (the embedded default): workers then use them directly
     /// instead of replicas.
     pub data: Option<Arc<Primaries>>,
+    /// Where a node that follows a control plane elsewhere serves its data
+    /// API (the primaries placed in its region, see [`crate::peer`]); port
+    /// 0 picks one. Unused by the embedded node.
+    pub data_addr: SocketAddr,
+    /// Log entries each primary on this node keeps for replicas.
+    pub log_retain: u64,
 }
 
-/// Where a node's workers find their databases.
-enum DataSource {
-    /// The primaries, in this process.
-    Embedded(Arc<Primaries>),
-    /// Replicas here, the primaries with the control plane.
-    Replicas(Box<Replicas>),
+/// The primaries a node holds for its region, and their data API.
+struct Held {
+    primaries: Arc<Primaries>,
+    access: Arc<PeerAccess>,
+    server: PeerServer,
 }
 
 /// Keeps a node's routing table in step with the control plane.
@@ -95,7 +106,16 @@ pub struct Follower {
     loaded_bytecode: usize,
     /// Isolate cache key of the next spec (unique within the process).
     next_spec: u64,
-    data: DataSource,
+    /// The control plane's primaries, when it runs in this process.
+    embedded: Option<Arc<Primaries>>,
+    /// Primaries placed on this node (a node following a remote control
+    /// plane only).
+    held: Option<Held>,
+    replicas: Replicas,
+    /// Where the primaries are placed (from the desired state), and the
+    /// data token.
+    placements: Vec<Placement>,
+    data_token: String,
 }
 
 /// A following thread. Dropping it stops the thread.
@@ -145,13 +165,24 @@ impl Follower {
         };
         let client = Client::new(&config.control, Some(config.token.clone()))
             .map_err(|e| ControlError::BadRequest(e.to_string()))?;
-        let data = match config.data {
-            Some(primaries) => DataSource::Embedded(primaries),
-            None => DataSource::Replicas(Box::new(Replicas::new(
-                &config.dir,
-                client.clone(),
-                &config.region,
-            ))),
+        let replicas = Replicas::new(&config.dir, client.clone(), &config.region);
+        let held = match config.data {
+            Some(_) => None,
+            None => {
+                let primaries = Arc::new(Primaries::new(
+                    &config.dir.join(HELD_DIR),
+                    &config.region,
+                    config.log_retain,
+                ));
+                let access = Arc::new(PeerAccess::default());
+                let server =
+                    PeerServer::start(config.data_addr, primaries.clone(), access.clone())?;
+                Some(Held {
+                    primaries,
+                    access,
+                    server,
+                })
+            }
         };
         let mut follower = Follower {
             client,
@@ -160,6 +191,7 @@ impl Follower {
             report: NodeReport {
                 id,
                 region: config.region,
+                data_url: held.as_ref().map(|h| h.server.url()).unwrap_or_default(),
                 ..NodeReport::default()
             },
             cluster: String::new(),
@@ -169,7 +201,11 @@ impl Follower {
             previous_bundles: HashSet::new(),
             loaded_bytecode: 0,
             next_spec: 1,
-            data,
+            embedded: config.data,
+            held,
+            replicas,
+            placements: Vec::new(),
+            data_token: String::new(),
         };
         follower.restore();
         Ok(follower)
@@ -189,6 +225,12 @@ impl Follower {
     /// compiled.
     pub fn loaded_bytecode(&self) -> usize {
         self.loaded_bytecode
+    }
+
+    /// The node's data API, when it has one (it follows a control plane in
+    /// another process).
+    pub fn data_url(&self) -> Option<String> {
+        self.held.as_ref().map(|h| h.server.url())
     }
 
     /// Sets the address the node reports (`http://host:port`).
@@ -233,6 +275,7 @@ impl Follower {
                 return;
             }
         };
+        self.set_placements(&state);
         let mut errors = BTreeMap::new();
         for w in &state.workers {
             match self
@@ -267,9 +310,19 @@ impl Follower {
         let mut backoff = MIN_BACKOFF;
         let mut down_since: Option<Instant> = None;
         loop {
-            if let DataSource::Replicas(replicas) = &mut self.data {
-                replicas.start_pulling(&stop);
-                self.report.data = replicas.report();
+            self.replicas.start_pulling(&stop);
+            self.report.data = self.replicas.report();
+            if let Some(held) = &self.held {
+                self.report.primaries = self
+                    .placements
+                    .iter()
+                    .filter(|p| p.node == self.report.id)
+                    .filter_map(|p| {
+                        let kind = DataKind::parse(&p.kind)?;
+                        let head = held.primaries.open(kind, &p.id).ok()?.primary().position();
+                        Some((format!("{}/{}", p.kind, p.id), head))
+                    })
+                    .collect();
             }
             let report = ascii_json(&serde_json::to_string(&self.report).unwrap_or_default());
             let path = format!(
@@ -332,9 +385,7 @@ impl Follower {
     /// changed.
     async fn apply(&mut self, desired: DesiredState) -> Result<(), String> {
         let started = Instant::now();
-        if let DataSource::Replicas(replicas) = &mut self.data {
-            replicas.set_primary_region(&desired.region);
-        }
+        self.set_placements(&desired);
         let mut errors = BTreeMap::new();
         let mut next: HashMap<String, (WorkerState, Arc<WorkerSpec>)> = HashMap::new();
         for w in &desired.workers {
@@ -444,6 +495,8 @@ impl Follower {
             region: desired.region.clone(),
             workers,
             routes: desired.routes.clone(),
+            placements: desired.placements.clone(),
+            data_token: desired.data_token.clone(),
         };
         if let Err(e) = self.persist(&effective, &keep) {
             tracing::warn!("cannot persist the node's state: {e}");
@@ -572,17 +625,64 @@ impl Follower {
         }
     }
 
-    /// The env value of a data binding.
-    fn data_binding(&mut self, kind: DataKind, id: &str) -> Result<EnvValue, ControlError> {
-        match &mut self.data {
-            DataSource::Replicas(replicas) => replicas.binding(kind, id),
-            DataSource::Embedded(primaries) => {
-                let region = primaries.region().to_string();
-                Ok(match primaries.open(kind, id)? {
-                    Opened::D1(db) => EnvValue::Binding(Arc::new(D1Binding::local_in(db, &region))),
-                    Opened::Kv(store) => EnvValue::Binding(Arc::new(KvBinding::new(store))),
-                })
+    /// Takes the data placements of a desired state: where each
+    /// database's primary is, and which of them this node serves.
+    fn set_placements(&mut self, state: &DesiredState) {
+        self.replicas.set_control_region(&state.region);
+        self.placements = state.placements.clone();
+        self.data_token = state.data_token.clone();
+        if let Some(held) = &self.held {
+            let mine = self
+                .placements
+                .iter()
+                .filter(|p| p.node == self.report.id)
+                .filter_map(|p| Some((DataKind::parse(&p.kind)?, p.id.clone())))
+                .collect();
+            held.access.update(&self.data_token, mine);
+        }
+        for p in &self.placements {
+            let Some(kind) = DataKind::parse(&p.kind) else {
+                continue;
+            };
+            if p.node != self.report.id {
+                let upstream = Upstream::Node {
+                    url: &p.url,
+                    token: &self.data_token,
+                    region: &p.region,
+                };
+                if let Err(e) = self.replicas.point_at(kind, &p.id, upstream) {
+                    tracing::warn!("{kind} database `{}`: {e}", p.id);
+                }
             }
+        }
+    }
+
+    /// The env value of a data binding: the primary itself where it is in
+    /// this process or placed on this node, else a replica of it.
+    fn data_binding(&mut self, kind: DataKind, id: &str) -> Result<EnvValue, ControlError> {
+        let local = |primaries: &Primaries| -> Result<EnvValue, ControlError> {
+            let region = primaries.region().to_string();
+            Ok(match primaries.open(kind, id)? {
+                Opened::D1(db) => EnvValue::Binding(Arc::new(D1Binding::local_in(db, &region))),
+                Opened::Kv(store) => EnvValue::Binding(Arc::new(KvBinding::new(store))),
+            })
+        };
+        let placed = self
+            .placements
+            .iter()
+            .find(|p| p.kind == kind.as_str() && p.id == id);
+        match (placed, &self.embedded, &self.held) {
+            (Some(p), _, Some(held)) if p.node == self.report.id => local(&held.primaries),
+            (Some(p), _, _) => {
+                let upstream = Upstream::Node {
+                    url: &p.url,
+                    token: &self.data_token,
+                    region: &p.region,
+                };
+                self.replicas.binding(kind, id, upstream)
+            }
+            (None, Some(primaries), _) => local(primaries),
+            (None, None, _) => self.replicas.binding(kind, id, Upstream::Control),
         }
     }
 

@@ -12,6 +12,8 @@
 //!   side of replication (calls, log long-poll, snapshots);
 //! - [`replicate`]: a node's replicas: pulling the log, bootstrapping from
 //!   snapshots, and the HTTP way to the primary for writes;
+//! - [`peer`]: a node's data API, serving the primaries placed in its
+//!   region (`primary_region`) to the other nodes;
 //! - [`follow`]: a node's side: long-poll the desired state, fetch bundles
 //!   by hash and verify them, compile, switch the routing table atomically,
 //!   keep (and persist) the last good state, and report what it runs.
@@ -30,6 +32,7 @@ pub mod api;
 pub mod client;
 pub mod data;
 pub mod follow;
+pub mod peer;
 pub mod replicate;
 pub mod server;
 pub mod store;
@@ -60,6 +63,9 @@ pub enum ControlError {
     /// The request conflicts with the current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// Something the request needs is down or not there yet (503).
+    #[error("{0}")]
+    Unavailable(String),
     /// The state database failed (500).
     #[error("state database: {0}")]
     Storage(#[from] rusqlite::Error),

@@ -9,8 +9,13 @@
 //! from its stored position, hours later if need be.
 //!
 //! Workers read from the replica (see `outpost_bindings::d1` for D1's
-//! session rules) and write through [`HttpPrimary`], the control API's
-//! `POST /v1/data/<kind>/<id>`.
+//! session rules) and write through [`HttpPrimary`], `POST
+//! /v1/data/<kind>/<id>` on the primary's side.
+//!
+//! The primary's side is the control API, or the data API of the node
+//! holding the primary when the database's `primary_region` placed it on
+//! one ([`Upstream`]); that node's address may change when it restarts, and
+//! the link follows it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -52,52 +57,95 @@ struct Link {
     advanced: watch::Receiver<Position>,
     kv: Option<Arc<KvStore>>,
     live: Arc<Mutex<Live>>,
+    primary: Arc<HttpPrimary>,
     /// Its pull task's inputs, until the task is started.
     pull: Option<Pull>,
+}
+
+/// Where a database's primary is, for a replica of it.
+#[derive(Debug, Clone, Copy)]
+pub enum Upstream<'a> {
+    /// With the control plane (the default).
+    Control,
+    /// On a node of the database's `primary_region`.
+    Node {
+        /// The node's data API.
+        url: &'a str,
+        /// The cluster's data token.
+        token: &'a str,
+        /// The region.
+        region: &'a str,
+    },
 }
 
 /// A node's replicas.
 pub struct Replicas {
     dir: PathBuf,
-    client: Client,
+    control: Client,
     region: String,
-    primary: Arc<HttpPrimary>,
+    control_region: String,
     links: HashMap<(DataKind, String), Link>,
 }
 
 impl Replicas {
     /// Replicas under `<node_dir>/data`, pulling from the control plane
-    /// `client` talks to; `region` is this node's.
-    pub fn new(node_dir: &Path, client: Client, region: &str) -> Replicas {
+    /// `control` talks to or from the nodes holding primaries; `region` is
+    /// this node's.
+    pub fn new(node_dir: &Path, control: Client, region: &str) -> Replicas {
         Replicas {
             dir: node_dir.join("data"),
-            primary: Arc::new(HttpPrimary {
-                client: client.clone(),
-                region: String::new(),
-            }),
-            client,
+            control,
             region: region.to_string(),
+            control_region: String::new(),
             links: HashMap::new(),
         }
     }
 
-    /// Records the primaries' region (from the desired state).
-    pub fn set_primary_region(&mut self, region: &str) {
-        if self.primary.region != region {
-            self.primary = Arc::new(HttpPrimary {
-                client: self.client.clone(),
-                region: region.to_string(),
-            });
+    /// Records the control plane's region (from the desired state).
+    pub fn set_control_region(&mut self, region: &str) {
+        self.control_region = region.to_string();
+    }
+
+    /// Points the replica of database `id` of `kind`, if there is one, at
+    /// `upstream` (the node holding its primary restarted elsewhere).
+    pub fn point_at(
+        &mut self,
+        kind: DataKind,
+        id: &str,
+        upstream: Upstream<'_>,
+    ) -> Result<(), ControlError> {
+        let client = self.client(upstream)?.0;
+        if let Some(link) = self.links.get(&(kind, id.to_string())) {
+            link.primary.point_at(client);
         }
+        Ok(())
+    }
+
+    fn client(&self, upstream: Upstream<'_>) -> Result<(Client, String), ControlError> {
+        Ok(match upstream {
+            Upstream::Control => (self.control.clone(), self.control_region.clone()),
+            Upstream::Node { url, token, region } => (
+                Client::new(url, Some(token.to_string()))
+                    .map_err(|e| ControlError::Internal(e.to_string()))?,
+                region.to_string(),
+            ),
+        })
     }
 
     /// The binding for database `id` of `kind`: its replica here, opened
-    /// (and its pulling scheduled) on first use.
-    pub fn binding(&mut self, kind: DataKind, id: &str) -> Result<EnvValue, ControlError> {
-        let link = self.link(kind, id)?;
+    /// (and its pulling scheduled) on first use, pulling from `upstream`.
+    pub fn binding(
+        &mut self,
+        kind: DataKind,
+        id: &str,
+        upstream: Upstream<'_>,
+    ) -> Result<EnvValue, ControlError> {
+        let (client, primary_region) = self.client(upstream)?;
+        let link = self.link(kind, id, client.clone(), &primary_region)?;
+        link.primary.point_at(client);
         let (replica, advanced, kv) =
             (link.replica.clone(), link.advanced.clone(), link.kv.clone());
-        let primary: Arc<dyn RemotePrimary> = self.primary.clone();
+        let primary: Arc<dyn RemotePrimary> = link.primary.clone();
         Ok(match kind {
             DataKind::D1 => EnvValue::Binding(Arc::new(D1Binding::replicated(ReplicaLink {
                 id: id.to_string(),
@@ -114,7 +162,13 @@ impl Replicas {
         })
     }
 
-    fn link(&mut self, kind: DataKind, id: &str) -> Result<&mut Link, ControlError> {
+    fn link(
+        &mut self,
+        kind: DataKind,
+        id: &str,
+        client: Client,
+        primary_region: &str,
+    ) -> Result<&mut Link, ControlError> {
         let key = (kind, id.to_string());
         if !self.links.contains_key(&key) {
             let dir = self.dir.join(kind.as_str());
@@ -133,8 +187,12 @@ impl Replicas {
                 },
                 caught_up: Instant::now(),
             }));
+            let primary = Arc::new(HttpPrimary {
+                client: Mutex::new(client),
+                region: primary_region.to_string(),
+            });
             let pull = Pull {
-                client: self.client.clone(),
+                primary: primary.clone(),
                 kind,
                 id: id.to_string(),
                 dir,
@@ -149,6 +207,7 @@ impl Replicas {
                     advanced,
                     kv,
                     live,
+                    primary,
                     pull: Some(pull),
                 },
             );
@@ -187,7 +246,7 @@ impl Replicas {
 
 /// A replica's pull task.
 struct Pull {
-    client: Client,
+    primary: Arc<HttpPrimary>,
     kind: DataKind,
     id: String,
     dir: PathBuf,
@@ -225,7 +284,8 @@ impl Pull {
     /// `GET /v1/data/<kind>/<id>/<rest>` on the primary, any status.
     async fn get(&self, rest: &str, timeout: Duration) -> Result<crate::client::Reply, String> {
         let path = format!("/v1/data/{}/{}/{rest}", self.kind, self.id);
-        self.client
+        self.primary
+            .client()
             .send(Method::GET, &path, &[], Bytes::new(), timeout)
             .await
             .map_err(|e| e.to_string())
@@ -306,16 +366,32 @@ impl Pull {
     }
 }
 
-/// The control API as the way to the primaries, for workers' writes.
+/// The way to a database's primary over HTTP (the control API, or the data
+/// API of the node holding it), for workers' writes and the pull task.
 #[derive(Debug)]
 pub struct HttpPrimary {
-    client: Client,
+    client: Mutex<Client>,
     region: String,
+}
+
+impl HttpPrimary {
+    fn client(&self) -> Client {
+        self.client.lock().expect("primary client lock").clone()
+    }
+
+    /// Follows the primary to a new address (a restarted node).
+    fn point_at(&self, client: Client) {
+        let mut cur = self.client.lock().expect("primary client lock");
+        if cur.url() != client.url() {
+            tracing::info!("the primary moved to {}", client.url());
+            *cur = client;
+        }
+    }
 }
 
 impl RemotePrimary for HttpPrimary {
     fn call(&self, kind: DataKind, id: &str, body: Vec<u8>) -> RemoteFuture {
-        let client = self.client.clone();
+        let client = self.client();
         let path = format!("/v1/data/{kind}/{id}");
         Box::pin(async move {
             let reply = client

@@ -48,13 +48,10 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::api::{
-    BundleInfo, DesiredState, NewToken, NewVersion, NodeReport, NodeStatus, Rollback, RouteEntry,
-    Scope, TokenInfo, BUNDLE_HASH_HEADER, NODE_REPORT_HEADER,
+    BundleInfo, DesiredState, NewToken, NewVersion, NodeReport, NodeStatus, Placement, Rollback,
+    RouteEntry, Scope, TokenInfo, BUNDLE_HASH_HEADER, NODE_REPORT_HEADER,
 };
-use crate::data::{
-    LogAnswer, Primaries, HEAD_HEADER, MAX_CALL_BYTES, MAX_LOG_ENTRIES, MAX_LOG_WAIT,
-    POSITION_HEADER,
-};
+use crate::data::{DataOp, DatabaseInfo, Primaries, MAX_CALL_BYTES};
 use crate::store::Store;
 use crate::ControlError;
 use outpost_bindings::remote::DataKind;
@@ -68,6 +65,9 @@ pub const ONLINE_WINDOW: Duration = Duration::from_secs(30);
 
 /// Nodes not heard from for this long are dropped from `/v1/nodes`.
 const FORGET_NODES: Duration = Duration::from_secs(600);
+
+/// How long a data call passed on to a node's primary may take.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How often the data primaries' logs are compacted.
 const COMPACT_EVERY: Duration = Duration::from_secs(1);
@@ -152,7 +152,12 @@ impl ControlServer {
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("control-api".into())
-            .spawn(move || serve(listener, s, stop_rx))
+            .spawn(move || {
+                let compact = s.data.clone();
+                run_http("control API", listener, compact, stop_rx, move |req| {
+                    handle(req, s.clone())
+                })
+            })
             .map_err(ControlError::io("cannot start the control thread"))?;
         Ok(ControlServer {
             addr,
@@ -171,11 +176,7 @@ impl ControlServer {
 
     /// The API's base URL, for clients on this machine.
     pub fn url(&self) -> String {
-        let mut a = self.addr;
-        if a.ip().is_unspecified() {
-            a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("http://{a}")
+        local_url(self.addr)
     }
 
     /// The data primaries (shared with an embedded node).
@@ -236,7 +237,7 @@ impl Drop for ControlServer {
 /// Binds with `SO_REUSEADDR` (so a restarted control plane gets its port
 /// back at once) but not `SO_REUSEPORT` (two control planes must not share
 /// one).
-fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ControlError> {
+pub(crate) fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ControlError> {
     let err = ControlError::io(format!("cannot listen on {addr}"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -257,14 +258,26 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ControlError> {
     result.map_err(err)
 }
 
-fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// Serves HTTP/1.1 on `listener` with `handler` until `stop` turns true,
+/// compacting the logs of `compact` every [`COMPACT_EVERY`] meanwhile.
+/// Blocks: it runs its own runtime, on the caller's thread.
+pub(crate) fn run_http<H, F>(
+    name: &'static str,
+    listener: std::net::TcpListener,
+    compact: Arc<Primaries>,
+    mut stop: watch::Receiver<bool>,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Reply> + Send + 'static,
+{
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            tracing::error!("control API runtime failed to start: {e}");
+            tracing::error!("{name} runtime failed to start: {e}");
             return;
         }
     };
@@ -272,16 +285,15 @@ fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: watch::
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(l) => l,
             Err(e) => {
-                tracing::error!("control API listener failed: {e}");
+                tracing::error!("{name} listener failed: {e}");
                 return;
             }
         };
-        let data = shared.data.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(COMPACT_EVERY);
             loop {
                 every.tick().await;
-                let data = data.clone();
+                let data = compact.clone();
                 let _ = tokio::task::spawn_blocking(move || data.compact()).await;
             }
         });
@@ -290,22 +302,22 @@ fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: watch::
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
                         let _ = stream.set_nodelay(true);
-                        let shared = shared.clone();
+                        let handler = handler.clone();
                         tokio::spawn(async move {
                             let service = hyper::service::service_fn(move |req| {
-                                let shared = shared.clone();
-                                async move { Ok::<_, Infallible>(handle(req, shared).await) }
+                                let reply = handler(req);
+                                async move { Ok::<_, Infallible>(reply.await) }
                             });
                             if let Err(e) = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await
                             {
-                                tracing::debug!("control connection ended: {e}");
+                                tracing::debug!("{name} connection ended: {e}");
                             }
                         });
                     }
                     Err(e) => {
-                        tracing::warn!("control accept failed: {e}");
+                        tracing::warn!("{name} accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 },
@@ -315,7 +327,16 @@ fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: watch::
     });
 }
 
-type Reply = Response<Full<Bytes>>;
+/// A listener's base URL for clients on this machine (an unspecified
+/// address becomes loopback).
+pub(crate) fn local_url(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
+pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// What a request needs of its token.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -376,13 +397,14 @@ enum Endpoint {
     NewToken,
     RevokeToken(String),
     DataList,
-    DataCall(DataKind, String),
-    DataLog(DataKind, String),
-    DataSnapshot(DataKind, String),
+    Data(DataOp, DataKind, String),
 }
 
 impl Endpoint {
     fn parse(method: &Method, path: &str) -> Option<Endpoint> {
+        if let Some((op, kind, id)) = crate::data::parse_path(method, path) {
+            return Some(Endpoint::Data(op, kind, id));
+        }
         let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
         let s = |i: usize| segs[i].to_string();
         use Endpoint as E;
@@ -406,11 +428,6 @@ impl Endpoint {
             ("POST", ["v1", "tokens"]) => E::NewToken,
             ("DELETE", ["v1", "tokens", _]) => E::RevokeToken(s(2)),
             ("GET", ["v1", "data"]) => E::DataList,
-            ("POST", ["v1", "data", kind, _]) => E::DataCall(DataKind::parse(kind)?, s(3)),
-            ("GET", ["v1", "data", kind, _, "log"]) => E::DataLog(DataKind::parse(kind)?, s(3)),
-            ("GET", ["v1", "data", kind, _, "snapshot"]) => {
-                E::DataSnapshot(DataKind::parse(kind)?, s(3))
-            }
             _ => return None,
         })
     }
@@ -424,8 +441,8 @@ impl Endpoint {
             E::Workers | E::Versions(_) | E::Secrets(_) | E::Routes | E::Nodes | E::DataList => {
                 Need::Read
             }
-            E::DataCall(..) => Need::Data,
-            E::DataLog(..) | E::DataSnapshot(..) => Need::Node,
+            E::Data(DataOp::Call, ..) => Need::Data,
+            E::Data(..) => Need::Node,
             E::PutBundle(_)
             | E::NewVersion(_)
             | E::Rollback(_)
@@ -495,7 +512,22 @@ async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply, Co
         ),
         E::NewVersion(name) => {
             let body: NewVersion = read_json(req).await?;
-            let deployed = shared.mutate(|s| s.create_version(&name, &body))?;
+            let placements = shared.place_primaries(&body)?;
+            let deployed = shared.mutate(|s| {
+                for p in &placements {
+                    s.place(p)?;
+                }
+                s.create_version(&name, &body)
+            })?;
+            for p in &placements {
+                tracing::info!(
+                    "placed the primary of {} database `{}` on node {} (region `{}`)",
+                    p.kind,
+                    p.id,
+                    p.node,
+                    p.region
+                );
+            }
             tracing::info!(
                 "deployed `{name}` version {} (deployment {}) by token `{}`",
                 deployed.version,
@@ -566,33 +598,17 @@ async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply, Co
             )
         }
         E::Nodes => json(StatusCode::OK, &shared.nodes()),
-        E::DataList => json(StatusCode::OK, &shared.data.list()?),
-        E::DataCall(kind, id) => {
-            crate::store::check_data_id(&id)?;
-            let body = read_body(req, MAX_CALL_BYTES).await?;
-            let data = shared.data.clone();
-            let answer = tokio::task::spawn_blocking(move || data.call(kind, &id, &body))
-                .await
-                .map_err(|e| ControlError::Internal(e.to_string()))??;
-            Ok(Response::builder()
-                .status(StatusCode::OK)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(answer)))
-                .expect("response"))
-        }
-        E::DataLog(kind, id) => {
-            crate::store::check_data_id(&id)?;
-            data_log(&req, shared, kind, &id).await
-        }
-        E::DataSnapshot(kind, id) => {
-            crate::store::check_data_id(&id)?;
-            let (bytes, position) = shared.data.snapshot(kind, &id).await?;
-            Ok(Response::builder()
-                .status(StatusCode::OK)
-                .header(POSITION_HEADER, position.to_string())
-                .body(Full::new(bytes))
-                .expect("response"))
-        }
+        E::DataList => json(StatusCode::OK, &shared.databases()?),
+        E::Data(op, kind, id) => match shared.placement(kind, &id)? {
+            Some(placed) if op == DataOp::Call => {
+                forward_call(req, shared, &placed, kind, &id).await
+            }
+            Some(placed) => Err(ControlError::Conflict(format!(
+                "the primary of {kind} database `{id}` is on node {} (region `{}`), at {}",
+                placed.node, placed.region, placed.url
+            ))),
+            None => crate::data::serve(&shared.data, op, kind, id, req).await,
+        },
         E::Tokens => json(
             StatusCode::OK,
             &shared.store.lock().expect("store lock").tokens()?,
@@ -620,6 +636,25 @@ async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply, Co
     }
 }
 
+/// The bearer token of a request.
+pub(crate) fn bearer(req: &Request<Incoming>) -> Result<&str, ControlError> {
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ControlError::Unauthorized(
+                "missing bearer token: send `Authorization: Bearer <token>`".into(),
+            )
+        })
+}
+
 fn authorize(
     req: &Request<Incoming>,
     shared: &Shared,
@@ -628,21 +663,7 @@ fn authorize(
     if need == Need::None {
         return Ok(None);
     }
-    let header = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let Some(token) = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    else {
-        return Err(ControlError::Unauthorized(
-            "missing bearer token: send `Authorization: Bearer <token>`".into(),
-        ));
-    };
+    let token = bearer(req)?;
     let Some(info) = shared
         .store
         .lock()
@@ -682,6 +703,99 @@ impl Shared {
                 false
             }
         });
+        Ok(out)
+    }
+
+    /// Where the primary of a database lives, if a node holds it.
+    fn placement(&self, kind: DataKind, id: &str) -> Result<Option<Placement>, ControlError> {
+        Ok(self
+            .state
+            .borrow()
+            .placements
+            .iter()
+            .find(|p| p.kind == kind.as_str() && p.id == id)
+            .cloned())
+    }
+
+    /// The placements a new version needs: one for every database it binds
+    /// with a `primary_region` other than the control plane's that has
+    /// none yet, on the first online node of that region (by id). Refuses a
+    /// `primary_region` that contradicts where the primary already is:
+    /// data does not move.
+    fn place_primaries(&self, version: &NewVersion) -> Result<Vec<Placement>, ControlError> {
+        let here = self.data.region().to_string();
+        let nodes = self.nodes();
+        let mut out: Vec<Placement> = Vec::new();
+        let bindings = (version.data.d1.iter().map(|b| (DataKind::D1, b)))
+            .chain(version.data.kv.iter().map(|b| (DataKind::Kv, b)));
+        for (kind, b) in bindings {
+            let Some(region) = b.primary_region.as_deref() else {
+                continue;
+            };
+            crate::store::check_data_id(&b.id)?;
+            let placed = self.placement(kind, &b.id)?;
+            let placed_region = match &placed {
+                Some(p) => Some(p.region.clone()),
+                None if self.data.exists(kind, &b.id) => Some(here.clone()),
+                None => None,
+            };
+            if let Some(placed_region) = placed_region {
+                if placed_region != region {
+                    return Err(ControlError::Conflict(format!(
+                        "{kind} database `{}` has its primary in region `{placed_region}`, not \
+                         `{region}`: a primary stays where it was first placed",
+                        b.id
+                    )));
+                }
+                continue;
+            }
+            if region == here || out.iter().any(|p| p.kind == kind.as_str() && p.id == b.id) {
+                continue;
+            }
+            let node = nodes
+                .iter()
+                .find(|n| n.online && n.report.region == region && !n.report.data_url.is_empty())
+                .ok_or_else(|| {
+                    ControlError::Unavailable(format!(
+                        "{kind} database `{}` wants its primary in region `{region}`, but no \
+                         node of that region is following: start one with \
+                         `outpost serve --control URL --region {region}`, or drop `primary_region` \
+                         to keep the primary with the control plane (region `{here}`)",
+                        b.id
+                    ))
+                })?;
+            out.push(Placement {
+                kind: kind.as_str().to_string(),
+                id: b.id.clone(),
+                region: region.to_string(),
+                node: node.report.id.clone(),
+                url: node.report.data_url.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every database: those with the control plane, and those placed on
+    /// nodes with the head their node last reported.
+    fn databases(&self) -> Result<Vec<DatabaseInfo>, ControlError> {
+        let mut out = self.data.list()?;
+        let nodes = self.nodes();
+        for p in self.state.borrow().placements.iter() {
+            let key = format!("{}/{}", p.kind, p.id);
+            let position = nodes
+                .iter()
+                .find(|n| n.report.id == p.node)
+                .and_then(|n| n.report.primaries.get(&key).copied())
+                .unwrap_or(0);
+            out.push(DatabaseInfo {
+                kind: p.kind.clone(),
+                id: p.id.clone(),
+                position,
+                region: p.region.clone(),
+                node: Some(p.node.clone()),
+            });
+        }
+        out.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
         Ok(out)
     }
 
@@ -770,9 +884,15 @@ async fn long_poll(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply
                     polling: 0,
                 }
             });
+            let moved = !report.data_url.is_empty() && entry.report.data_url != report.data_url;
             entry.report = report;
             entry.last_seen = Instant::now();
             entry.polling += 1;
+            let data_url = entry.report.data_url.clone();
+            drop(nodes);
+            if moved {
+                shared.mutate(|s| s.move_data_url(&id, &data_url))?;
+            }
             Some(Polling {
                 shared: shared.clone(),
                 id,
@@ -803,45 +923,47 @@ async fn long_poll(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply
     }
 }
 
-/// `GET /v1/data/<kind>/<id>/log?after=N&max=M&wait_ms=W`.
-async fn data_log(
-    req: &Request<Incoming>,
+/// `POST /v1/data/<kind>/<id>` for a database whose primary a node holds
+/// (`outpost db` and `outpost kv` against the control plane): passed on to
+/// that node's data API.
+async fn forward_call(
+    req: Request<Incoming>,
     shared: &Arc<Shared>,
+    placed: &Placement,
     kind: DataKind,
     id: &str,
 ) -> Result<Reply, ControlError> {
-    let mut after = 0;
-    let mut max = MAX_LOG_ENTRIES;
-    let mut wait = Duration::ZERO;
-    for (k, v) in url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
-        let bad = || ControlError::BadRequest(format!("bad `{k}`: {v}"));
-        match &*k {
-            "after" => after = v.parse().map_err(|_| bad())?,
-            "max" => {
-                max = v
-                    .parse::<usize>()
-                    .map_err(|_| bad())?
-                    .clamp(1, MAX_LOG_ENTRIES)
-            }
-            "wait_ms" => {
-                wait = Duration::from_millis(v.parse().map_err(|_| bad())?).min(MAX_LOG_WAIT)
-            }
-            _ => {}
-        }
-    }
-    match shared.data.log(kind, id, after, max, wait).await? {
-        LogAnswer::Entries(bytes, head) => Ok(Response::builder()
-            .status(StatusCode::OK)
-            .header(HEAD_HEADER, head.to_string())
-            .body(Full::new(Bytes::from(bytes)))
-            .expect("response")),
-        LogAnswer::SnapshotRequired(why) => error_with(StatusCode::GONE, &why),
-        LogAnswer::Ahead(why) => Err(ControlError::Conflict(why)),
-    }
+    let body = read_body(req, MAX_CALL_BYTES).await?;
+    let token = shared.state.borrow().data_token.clone();
+    let unavailable = |e: String| {
+        ControlError::Unavailable(format!(
+            "the primary of {kind} database `{id}` is on node {} (region `{}`), which cannot be \
+             reached: {e}",
+            placed.node, placed.region
+        ))
+    };
+    let client = crate::client::Client::new(&placed.url, Some(token))
+        .map_err(|e| unavailable(e.to_string()))?;
+    let reply = client
+        .send(
+            Method::POST,
+            &format!("/v1/data/{kind}/{id}"),
+            &[("content-type", "application/json".to_string())],
+            body,
+            FORWARD_TIMEOUT,
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok(Response::builder()
+        .status(reply.status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(reply.body))
+        .expect("response"))
 }
 
-fn error_with(status: StatusCode, message: &str) -> Result<Reply, ControlError> {
-    json(status, &serde_json::json!({ "error": message }))
+/// An error answer with `status`, in the API's error shape.
+pub(crate) fn error_json(status: StatusCode, message: &str) -> Reply {
+    json(status, &serde_json::json!({ "error": message })).expect("a JSON string")
 }
 
 async fn put_bundle(
@@ -903,7 +1025,7 @@ async fn put_bundle(
     )
 }
 
-async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ControlError> {
+pub(crate) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ControlError> {
     match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ControlError::BadRequest(
@@ -932,7 +1054,10 @@ async fn read_json_or_default<T: DeserializeOwned + Default>(
         .map_err(|e| ControlError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Result<Reply, ControlError> {
+pub(crate) fn json<T: Serialize + ?Sized>(
+    status: StatusCode,
+    value: &T,
+) -> Result<Reply, ControlError> {
     let body = serde_json::to_vec(value).map_err(|e| ControlError::Internal(e.to_string()))?;
     Ok(Response::builder()
         .status(status)
@@ -941,13 +1066,14 @@ fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Result<Reply, C
         .expect("response"))
 }
 
-fn error_reply(e: &ControlError) -> Reply {
+pub(crate) fn error_reply(e: &ControlError) -> Reply {
     let status = match e {
         ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
         ControlError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         ControlError::Forbidden(_) => StatusCode::FORBIDDEN,
         ControlError::NotFound(_) => StatusCode::NOT_FOUND,
         ControlError::Conflict(_) => StatusCode::CONFLICT,
+        ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ControlError::Storage(_) | ControlError::Io { .. } | ControlError::Internal(_) => {
             tracing::error!("control API error: {e}");
             StatusCode::INTERNAL_SERVER_ERROR

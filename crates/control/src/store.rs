@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use outpost_node::RoutePattern;
 
 use crate::api::{
-    valid_worker_name, CreatedToken, Deployed, DesiredState, NewVersion, RouteEntry, RoutesInfo,
-    Scope, TokenInfo, VersionInfo, WorkerInfo, WorkerState,
+    valid_worker_name, CreatedToken, Deployed, DesiredState, NewVersion, Placement, RouteEntry,
+    RoutesInfo, Scope, TokenInfo, VersionInfo, WorkerInfo, WorkerState,
 };
 use crate::ControlError;
 
@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS versions (
 CREATE TABLE IF NOT EXISTS secrets (
     worker TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (worker, key));
 CREATE TABLE IF NOT EXISTS routes (pattern TEXT PRIMARY KEY, worker TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS placements (
+    kind TEXT NOT NULL, id TEXT NOT NULL, region TEXT NOT NULL, node TEXT NOT NULL,
+    url TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (kind, id));
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
     created INTEGER NOT NULL);
@@ -59,6 +62,7 @@ pub struct Store {
     cluster: String,
     domain: String,
     region: String,
+    data_token: String,
 }
 
 /// What opening the store found.
@@ -208,6 +212,14 @@ impl Store {
                 (c, true)
             }
         };
+        let data_token = match meta(&tx, "data_token")? {
+            Some(t) => t,
+            None => {
+                let t = format!("outpost_data_{}", hex(&random_bytes::<24>()?));
+                set_meta(&tx, "data_token", &t)?;
+                t
+            }
+        };
         if meta(&tx, "domain")?.as_deref() != Some(domain) {
             set_meta(&tx, "domain", domain)?;
             bump(&tx)?;
@@ -218,6 +230,7 @@ impl Store {
             cluster,
             region: "local".to_string(),
             domain: domain.to_string(),
+            data_token,
         };
         let new_admin_token = if first {
             Some(store.create_token("admin", Scope::Admin)?.token)
@@ -288,7 +301,62 @@ impl Store {
             region: self.region.clone(),
             workers,
             routes: self.route_entries()?,
+            placements: self.placements()?,
+            data_token: self.data_token.clone(),
         })
+    }
+
+    /// The databases whose primary a node holds.
+    pub fn placements(&self) -> Result<Vec<Placement>, ControlError> {
+        let mut q = self
+            .conn
+            .prepare("SELECT kind, id, region, node, url FROM placements ORDER BY kind, id")?;
+        let rows = q.query_map([], |r| {
+            Ok(Placement {
+                kind: r.get(0)?,
+                id: r.get(1)?,
+                region: r.get(2)?,
+                node: r.get(3)?,
+                url: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records that `placement.node` holds the primary of a database from
+    /// now on. A placement is permanent: the data lives there.
+    pub fn place(&mut self, placement: &Placement) -> Result<u64, ControlError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO placements (kind, id, region, node, url, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                placement.kind,
+                placement.id,
+                placement.region,
+                placement.node,
+                placement.url,
+                now()
+            ],
+        )?;
+        let sv = bump(&tx)?;
+        tx.commit()?;
+        Ok(sv)
+    }
+
+    /// Records that `node` now serves its data API at `url` (a restarted
+    /// node may listen elsewhere); the state changes only if it moved.
+    pub fn move_data_url(&mut self, node: &str, url: &str) -> Result<(), ControlError> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE placements SET url = ?2 WHERE node = ?1 AND url <> ?2",
+            [node, url],
+        )?;
+        if n > 0 {
+            bump(&tx)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn route_entries(&self) -> Result<Vec<RouteEntry>, ControlError> {

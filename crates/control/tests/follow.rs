@@ -82,6 +82,8 @@ fn start_node(
             dir: dir.to_path_buf(),
             region: "test".into(),
             data: None,
+            data_addr: "127.0.0.1:0".parse().unwrap(),
+            log_retain: 1000,
         },
         routes.clone(),
     )
