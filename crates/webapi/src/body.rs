@@ -4,7 +4,9 @@
 //!
 //! Spec: <https://fetch.spec.whatwg.org/#body-mixin>
 
+use std::cell::RefCell;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -260,33 +262,72 @@ pub async fn read_all<'js>(ctx: Ctx<'js>, body: Body<'js>) -> Result<Bytes> {
             })?;
             Ok(collected.to_bytes())
         }
-        Body::Stream(stream) => read_js_stream(ctx, stream).await,
+        Body::Stream(stream) => {
+            let out = Rc::new(RefCell::new(Bytes::new()));
+            let out2 = out.clone();
+            read_js_stream(&ctx, &stream, move |ctx, bytes| {
+                *out2.borrow_mut() = bytes;
+                Ok(Value::new_undefined(ctx.clone()))
+            })?
+            .into_future::<()>()
+            .await?;
+            Ok(out.take())
+        }
     }
 }
 
-/// Drains a JS `ReadableStream` of byte chunks.
-async fn read_js_stream<'js>(ctx: Ctx<'js>, stream: Object<'js>) -> Result<Bytes> {
-    let get_reader: Function = stream.get("getReader")?;
-    let reader: Object = get_reader.call((rquickjs::function::This(stream),))?;
-    let read: Function = reader.get("read")?;
-    let mut out = BytesMut::new();
-    loop {
-        let p: Promise = read.call((rquickjs::function::This(reader.clone()),))?;
-        let chunk: Object = p.into_future().await?;
-        if chunk.get::<_, bool>("done")? {
-            break;
-        }
-        let value: Value = chunk.get("value")?;
-        let bytes = match value.as_string() {
-            Some(s) => s.to_string()?.into_bytes(),
-            None => buffer_source_bytes(&ctx, &value)?.ok_or_else(|| {
-                WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array")
-                    .throw(&ctx)
-            })?,
-        };
-        out.extend_from_slice(&bytes);
+/// Reads a JS `ReadableStream` of byte chunks to its end; the promise
+/// settles with what `finish` makes of the bytes.
+///
+/// The read loop runs in JS ([`crate::streams::read_fully`]) and the two
+/// functions it calls back hold only Rust values, so a read that never ends
+/// leaves nothing the garbage collector cannot see: a Rust future awaiting
+/// each chunk would keep the stream and all it references alive for the
+/// isolate's life.
+fn read_js_stream<'js>(
+    ctx: &Ctx<'js>,
+    stream: &Object<'js>,
+    finish: impl Fn(&Ctx<'js>, Bytes) -> Result<Value<'js>> + 'js,
+) -> Result<Promise<'js>> {
+    let out = Rc::new(RefCell::new(BytesMut::new()));
+    let out2 = out.clone();
+    let on_chunk = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, chunk: Value<'js>| -> Result<()> {
+            append_chunk(&ctx, &mut out.borrow_mut(), &chunk)
+        },
+    )?;
+    let on_done = Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> Result<Value<'js>> {
+        let bytes = out2.take().freeze();
+        finish(&ctx, bytes)
+    })?;
+    // Fetch leaves a stream with a chunk that is not bytes uncancelled.
+    crate::streams::read_fully(
+        ctx,
+        stream,
+        on_chunk,
+        on_done,
+        crate::streams::OnChunkError::Keep,
+    )
+}
+
+/// Appends a body stream's chunk to `out`: the bytes of a `BufferSource`,
+/// or the UTF-8 of a string; anything else is a `TypeError`.
+fn append_chunk<'js>(ctx: &Ctx<'js>, out: &mut BytesMut, chunk: &Value<'js>) -> Result<()> {
+    if let Some(s) = chunk.as_string() {
+        out.extend_from_slice(s.to_string()?.as_bytes());
+        return Ok(());
     }
-    Ok(out.freeze())
+    match crate::webidl::buffer_source(ctx, chunk)? {
+        Some(view) => {
+            view.with_bytes(|b| out.extend_from_slice(b));
+            Ok(())
+        }
+        None => Err(
+            WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array")
+                .throw(ctx),
+        ),
+    }
 }
 
 /// Decodes body bytes as UTF-8 text (BOM stripped, errors replaced), as
@@ -357,6 +398,13 @@ pub fn consume_typed<'js>(
         }
         return Ok(promise);
     }
+    if let Body::Stream(stream) = body {
+        return read_js_stream(ctx, &stream, move |ctx, bytes| {
+            convert(ctx, &bytes, read_as, content_type.as_deref())
+        });
+    }
+    // A host body's read holds no JS values but the promise's resolving
+    // functions, and ends with the request it belongs to.
     let ctx2 = ctx.clone();
     Promise::wrap_future(ctx, async move {
         let bytes = read_all(ctx2.clone(), body).await?;
@@ -659,6 +707,47 @@ mod tests {
                  return [before, afterRead, rest, c.bodyUsed, req.bodyUsed].join();"
             ),
             "false,true,TypeError,true,true"
+        );
+    }
+
+    #[test]
+    fn stream_bodies_are_read_whole() {
+        assert_eq!(
+            run_js(
+                r#"const out = [];
+                 const of = (...xs) => new ReadableStream({ start(c) { for (const x of xs) c.enqueue(x); c.close(); } });
+                 // Strings (as UTF-8) and any BufferSource are taken.
+                 out.push(await new Response(of(new Uint8Array([104, 105]), ' ',
+                   new TextEncoder().encode('there').buffer, new DataView(new Uint8Array([33]).buffer))).text());
+                 out.push((await new Response(of('{"a":', '1}')).json()).a);
+                 const b = await new Response(of('xy'), { headers: { 'content-type': 'text/plain;charset=utf-8' } }).blob();
+                 out.push(b.size, b.type);
+                 // A chunk that is not bytes rejects; the stream stays locked and is not cancelled.
+                 let cancelled = false;
+                 const bad = new ReadableStream({ start(c) { c.enqueue(1); c.enqueue(new Uint8Array(1)); }, cancel() { cancelled = true; } });
+                 const res = new Response(bad);
+                 const p = res.text();
+                 out.push(bad.locked, res.bodyUsed);
+                 out.push(await p.catch((e) => `${e.name}: ${e.message}`), cancelled, bad.locked);
+                 out.push(await res.text().catch((e) => e.name));
+                 const boom = new Error('boom');
+                 const failing = new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1)); c.error(boom); } });
+                 out.push(await new Response(failing).arrayBuffer().catch((e) => e === boom));
+                 out.push(await new Response(of('{')).json().catch((e) => e.name));
+                 let n = 0;
+                 const slow = new ReadableStream({ async pull(c) { await null; if (n++ < 3) c.enqueue(new Uint8Array([97 + n])); else c.close(); } });
+                 out.push(await new Request('https://x/', { method: 'POST', body: slow }).text());
+                 // A long queue is read in a loop, not by recursion.
+                 const many = new ReadableStream({ start(c) { for (let i = 0; i < 100000; i++) c.enqueue(new Uint8Array([120])); c.close(); } });
+                 out.push((await new Response(many).arrayBuffer()).byteLength);
+                 // Patching the reader's prototype does not change how a body is read.
+                 ReadableStreamDefaultReader.prototype.read = () => { throw new Error('patched'); };
+                 out.push(await new Response(of('ok')).text());
+                 return out.join('|');"#
+            ),
+            "hi there!|1|2|text/plain;charset=utf-8|true|true|\
+             TypeError: ReadableStream chunks in a body must be Uint8Array|false|true|TypeError|\
+             true|SyntaxError|bcd|100000|ok"
         );
     }
 

@@ -13,7 +13,10 @@
 //! <https://w3c.github.io/ServiceWorker/#cache-interface>, and for freshness,
 //! conditional and range requests RFC 9111 and RFC 9110.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -665,62 +668,121 @@ fn host_body(bytes: Bytes) -> HostBody {
         .boxed_unsync()
 }
 
-/// Reads a response body for storing, failing once it passes `cap` bytes.
-async fn read_capped<'js>(ctx: &Ctx<'js>, body: Body<'js>, cap: u64) -> Result<Bytes> {
-    let too_big = |ctx: &Ctx<'js>| {
-        WebApiError::type_error(format!(
-            "Cannot cache a response body larger than {} (the per-entry limit of this node's cache).",
-            human_bytes(cap)
-        ))
-        .throw(ctx)
-    };
-    match body {
-        Body::None => Ok(Bytes::new()),
-        Body::Bytes(b) if b.len() as u64 > cap => Err(too_big(ctx)),
-        Body::Bytes(b) => Ok(b),
-        Body::Host(h) => {
-            let limited = http_body_util::Limited::new(h, cap as usize);
-            match limited.collect().await {
-                Ok(c) => Ok(c.to_bytes()),
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_big(ctx)),
-                Err(e) => {
-                    Err(WebApiError::type_error(format!("Failed to read body: {e}")).throw(ctx))
-                }
-            }
-        }
-        Body::Stream(stream) => {
-            let reader: Object = stream
-                .get::<_, Function>("getReader")?
-                .call((rquickjs::function::This(stream),))?;
-            let read: Function = reader.get("read")?;
-            let mut out = BytesMut::new();
-            loop {
-                let p: Promise = read.call((rquickjs::function::This(reader.clone()),))?;
-                let chunk: Object = p.into_future().await?;
-                if chunk.get::<_, bool>("done")? {
-                    return Ok(out.freeze());
-                }
-                let value: Value = chunk.get("value")?;
-                let bytes = match value.as_string() {
-                    Some(s) => s.to_string()?.into_bytes(),
-                    None => crate::buffer::buffer_source_bytes(ctx, &value)?.ok_or_else(|| {
-                        WebApiError::type_error(
-                            "ReadableStream chunks in a body must be Uint8Array",
-                        )
-                        .throw(ctx)
-                    })?,
-                };
-                if (out.len() + bytes.len()) as u64 > cap {
-                    if let Ok(cancel) = reader.get::<_, Function>("cancel") {
-                        let _ =
-                            cancel.call::<_, Value>((rquickjs::function::This(reader.clone()),));
-                    }
-                    return Err(too_big(ctx));
-                }
-                out.extend_from_slice(&bytes);
-            }
-        }
+/// The error of a `put` whose body passes the store's per-entry limit.
+fn too_big(ctx: &Ctx<'_>, cap: u64) -> rquickjs::Error {
+    WebApiError::type_error(format!(
+        "Cannot cache a response body larger than {} (the per-entry limit of this node's cache).",
+        human_bytes(cap)
+    ))
+    .throw(ctx)
+}
+
+/// Reads a host body for storing, failing once it passes `cap` bytes.
+async fn read_capped<'js>(ctx: &Ctx<'js>, body: Pin<Box<HostBody>>, cap: u64) -> Result<Bytes> {
+    let limited = http_body_util::Limited::new(body, cap as usize);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_big(ctx, cap)),
+        Err(e) => Err(WebApiError::type_error(format!("Failed to read body: {e}")).throw(ctx)),
     }
+}
+
+/// Appends a stream chunk (a `BufferSource`, or a string as UTF-8) to `out`,
+/// failing rather than letting `out` pass `cap` bytes.
+fn append_capped<'js>(
+    ctx: &Ctx<'js>,
+    out: &mut BytesMut,
+    chunk: &Value<'js>,
+    cap: u64,
+) -> Result<()> {
+    let fits = |out: &BytesMut, n: usize| (out.len() + n) as u64 <= cap;
+    if let Some(s) = chunk.as_string() {
+        let s = s.to_string()?;
+        if !fits(out, s.len()) {
+            return Err(too_big(ctx, cap));
+        }
+        out.extend_from_slice(s.as_bytes());
+        return Ok(());
+    }
+    let Some(view) = crate::webidl::buffer_source(ctx, chunk)? else {
+        return Err(
+            WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array")
+                .throw(ctx),
+        );
+    };
+    let appended = view.with_bytes(|b| {
+        let ok = fits(out, b.len());
+        if ok {
+            out.extend_from_slice(b);
+        }
+        ok
+    });
+    if appended {
+        Ok(())
+    } else {
+        Err(too_big(ctx, cap))
+    }
+}
+
+/// An entry waiting for its body.
+struct PendingPut {
+    store: Arc<dyn CacheStore>,
+    key: CacheKey,
+    entry: CachedResponse,
+}
+
+impl PendingPut {
+    async fn commit<'js>(self, ctx: Ctx<'js>, body: Bytes) -> Result<Value<'js>> {
+        let PendingPut {
+            store,
+            key,
+            mut entry,
+        } = self;
+        entry.body = body;
+        off_thread(move || store.put(&key, entry))
+            .await
+            .or_throw(&ctx)?;
+        Ok(Value::new_undefined(ctx))
+    }
+}
+
+/// Reads a JS body stream, then stores `pending` with it. A body past `cap`
+/// (or a chunk that is not bytes) cancels the stream, so that its source
+/// stops producing for a put that has failed.
+///
+/// Nothing here is a Rust future until the stream has ended: `on_chunk` and
+/// `on_done` hold only Rust values, so a stream that never ends is collected
+/// with its read once the script drops it, where a future awaiting each
+/// chunk would hold it for the isolate's life.
+fn put_js_stream<'js>(
+    ctx: &Ctx<'js>,
+    stream: &Object<'js>,
+    cap: u64,
+    pending: PendingPut,
+) -> Result<Promise<'js>> {
+    let out = Rc::new(RefCell::new(BytesMut::new()));
+    let out2 = out.clone();
+    let on_chunk = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, chunk: Value<'js>| -> Result<()> {
+            append_capped(&ctx, &mut out.borrow_mut(), &chunk, cap)
+        },
+    )?;
+    let pending = RefCell::new(Some(pending));
+    let on_done = Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> Result<Promise<'js>> {
+        // A read closes once, so this runs once.
+        let pending = pending.take().ok_or(rquickjs::Error::Unknown)?;
+        let body = out2.take().freeze();
+        let ctx2 = ctx.clone();
+        Promise::wrap_future(&ctx, pending.commit(ctx2, body))
+    })?;
+    crate::streams::read_fully(
+        ctx,
+        stream,
+        on_chunk,
+        on_done,
+        crate::streams::OnChunkError::Cancel,
+    )
 }
 
 fn human_bytes(n: u64) -> String {
@@ -936,11 +998,7 @@ impl Cache {
             header_text(&headers, header::CONTENT_LENGTH).and_then(|l| l.trim().parse::<u64>().ok())
         {
             if len > cap {
-                return Err(WebApiError::type_error(format!(
-                    "Cannot cache a response body larger than {} (the per-entry limit of this node's cache).",
-                    human_bytes(cap)
-                )))
-                .or_throw(ctx);
+                return Err(too_big(ctx, cap));
             }
         }
         let now = SystemTime::now();
@@ -952,22 +1010,29 @@ impl Cache {
             .into_iter()
             .filter_map(|n| combined(&req.headers, &n).map(|v| (n, v)))
             .collect();
-        let ctx2 = ctx.clone();
-        Promise::wrap_future(ctx, async move {
-            let body = read_capped(&ctx2, body, cap).await?;
-            let entry = CachedResponse {
+        let pending = PendingPut {
+            store,
+            key,
+            entry: CachedResponse {
                 status,
                 headers: to_pairs(&kept),
                 vary_request,
-                body,
+                body: Bytes::new(),
                 expires_at_ms: expires
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64),
-            };
-            off_thread(move || store.put(&key, entry))
-                .await
-                .or_throw(&ctx2)?;
-            Ok::<_, rquickjs::Error>(Value::new_undefined(ctx2.clone()))
+            },
+        };
+        let host_body = match body {
+            Body::Stream(stream) => return put_js_stream(ctx, &stream, cap, pending),
+            Body::Host(h) => h,
+            Body::Bytes(b) => Box::pin(host_body(b)),
+            Body::None => Box::pin(host_body(Bytes::new())),
+        };
+        let ctx2 = ctx.clone();
+        Promise::wrap_future(ctx, async move {
+            let body = read_capped(&ctx2, host_body, cap).await?;
+            pending.commit(ctx2, body).await
         })
     }
 
@@ -1381,6 +1446,50 @@ mod tests {
         );
         assert_eq!(lines[1], lines[0]);
         assert_eq!(lines[2], "ok");
+    }
+
+    #[test]
+    fn stream_bodies_over_the_cap_cancel_the_stream() {
+        let s = Arc::new(MemoryCacheStore::new(8 * 1024));
+        let out = run(
+            &s,
+            "const c = caches.default;
+             const e = (p) => p.then(() => 'ok', (e) => e.name + ': ' + e.message);
+             const h = {headers: {'cache-control': 'max-age=60'}};
+             let cancelled = 'not cancelled';
+             const big = new ReadableStream({
+               pull(ctl) { ctl.enqueue(new Uint8Array(1000)); },
+               cancel(r) { cancelled = 'cancelled with ' + r; },
+             });
+             const failing = new ReadableStream({ start(ctl) { ctl.error(new RangeError('boom')); } });
+             const mixed = new ReadableStream({
+               start(ctl) { ctl.enqueue('ab'); ctl.enqueue(new Uint8Array([99])); ctl.close(); },
+             });
+             let badCancelled = 'not cancelled';
+             const bad = new ReadableStream({
+               start(ctl) { ctl.enqueue(7); },
+               cancel(r) { badCancelled = 'cancelled with ' + r; },
+             });
+             return [
+               await e(c.put('https://a.example/big', new Response(big, h))),
+               cancelled,
+               await e(c.put('https://a.example/failing', new Response(failing, h))),
+               await e(c.put('https://a.example/mixed', new Response(mixed, h))),
+               await (await c.match('https://a.example/mixed')).text(),
+               await e(c.put('https://a.example/bad', new Response(bad, h))),
+               badCancelled + ', locked: ' + bad.locked + ', big locked: ' + big.locked,
+             ].join('\\n');",
+        );
+        assert_eq!(
+            out,
+            "TypeError: Cannot cache a response body larger than 2 KiB (the per-entry limit of this node's cache).
+cancelled with undefined
+RangeError: boom
+ok
+abc
+TypeError: ReadableStream chunks in a body must be Uint8Array
+cancelled with undefined, locked: true, big locked: true"
+        );
     }
 
     #[test]

@@ -1190,8 +1190,15 @@
 
   // --- tee: https://streams.spec.whatwg.org/#readable-stream-tee ---------
 
-  // The tee's shared state; it is also the read request on the source and
-  // the `this` of both branches' algorithms.
+  function ReadableStreamTee(rs) {
+    if (rs.isBytes) return ReadableByteStreamTee(rs);
+    return ReadableStreamDefaultTee(rs);
+  }
+
+  // The state of a tee of a default stream; it is also the read request on
+  // the source and the `this` of both branches' algorithms.
+  // https://streams.spec.whatwg.org/#abstract-opdef-readablestreamdefaulttee
+  // (cloneForBranch2 false: nothing here tees with it true)
   class Tee {
     stream;
     reader;
@@ -1204,13 +1211,11 @@
     branch1 = undefined;
     branch2 = undefined;
     cancelPromise;
-    cloneForBranch2;
     chunk = undefined;
     deliver;
-    constructor(rs, reader, cloneForBranch2) {
+    constructor(rs, reader) {
       this.stream = rs;
       this.reader = reader;
-      this.cloneForBranch2 = cloneForBranch2;
       this.cancelPromise = PromiseWithResolvers();
       this.deliver = () => teeDeliver(this);
     }
@@ -1222,8 +1227,8 @@
     }
     closeSteps() {
       this.reading = false;
-      if (!this.canceled1) teeCloseBranch(this.branch1);
-      if (!this.canceled2) teeCloseBranch(this.branch2);
+      if (!this.canceled1) ReadableStreamDefaultControllerClose(this.branch1);
+      if (!this.canceled2) ReadableStreamDefaultControllerClose(this.branch2);
       if (!this.canceled1 || !this.canceled2) this.cancelPromise.resolve(undefined);
     }
     errorSteps() {
@@ -1231,46 +1236,14 @@
     }
   }
 
-  function teeCloseBranch(branch) {
-    if (!branch.isBytes) {
-      ReadableStreamDefaultControllerClose(branch);
-      return;
-    }
-    // A BYOB read still pending on the branch gets its (empty) view back.
-    try {
-      ReadableByteStreamControllerClose(branch);
-      if (branch.state === 'closed' && branch.pendingPullIntos.length !== 0) {
-        ReadableByteStreamControllerRespond(branch, 0);
-      }
-    } catch {
-      // Close found a partly filled element and errored the branch.
-    }
-  }
-
   function teeDeliver(t) {
     t.readAgain = false;
-    const chunk1 = t.chunk;
-    let chunk2 = chunk1;
+    const chunk = t.chunk;
     t.chunk = undefined;
-    if (t.cloneForBranch2 && !t.canceled1 && !t.canceled2) {
-      try {
-        chunk2 = CloneAsUint8Array(chunk1);
-      } catch (e) {
-        ReadableStreamControllerError(t.branch1, e);
-        ReadableStreamControllerError(t.branch2, e);
-        t.cancelPromise.resolve(ReadableStreamCancel(t.stream, e));
-        return;
-      }
-    }
-    if (!t.canceled1) teeEnqueue(t.branch1, chunk1);
-    if (!t.canceled2) teeEnqueue(t.branch2, chunk2);
+    if (!t.canceled1) ReadableStreamDefaultControllerEnqueue(t.branch1, chunk);
+    if (!t.canceled2) ReadableStreamDefaultControllerEnqueue(t.branch2, chunk);
     t.reading = false;
     if (t.readAgain) callFunction(teePull, t);
-  }
-
-  function teeEnqueue(branch, chunk) {
-    if (branch.isBytes) ReadableByteStreamControllerEnqueue(branch, chunk);
-    else ReadableStreamDefaultControllerEnqueue(branch, chunk);
   }
 
   function teePull() {
@@ -1283,6 +1256,7 @@
     return undefined;
   }
 
+  // Shared by both kinds of tee.
   function teeCancel(t) {
     const composite = [t.reason1, t.reason2];
     t.cancelPromise.resolve(ReadableStreamCancel(t.stream, composite));
@@ -1302,22 +1276,259 @@
     return this.cancelPromise.promise;
   }
 
-  // For a byte stream this stands in for ReadableByteStreamTee: the source
-  // is read with a default reader (never a BYOB one), the second branch
-  // gets copies of the chunks, and both branches are byte streams, so a
-  // BYOB read of a branch is filled from those chunks.
-  function ReadableStreamTee(rs) {
+  function ReadableStreamDefaultTee(rs) {
     const reader = AcquireReadableStreamDefaultReader(rs);
-    const bytes = rs.isBytes;
-    const t = new Tee(rs, reader, bytes);
-    const hwm = bytes ? 0 : 1;
-    t.branch1 = CreateReadableStream(t, undefined, teePull, teeCancel1, hwm, bytes);
-    t.branch2 = CreateReadableStream(t, undefined, teePull, teeCancel2, hwm, bytes);
+    const t = new Tee(rs, reader);
+    t.branch1 = CreateReadableStream(t, undefined, teePull, teeCancel1, 1, false);
+    t.branch2 = CreateReadableStream(t, undefined, teePull, teeCancel2, 1, false);
     promiseThen(lazyGet(reader.closed), undefined, (r) => {
-      ReadableStreamControllerError(t.branch1, r);
-      ReadableStreamControllerError(t.branch2, r);
+      ReadableStreamDefaultControllerError(t.branch1, r);
+      ReadableStreamDefaultControllerError(t.branch2, r);
       if (!t.canceled1 || !t.canceled2) t.cancelPromise.resolve(undefined);
     });
+    return [t.branch1, t.branch2];
+  }
+
+  // --- byte tee: https://streams.spec.whatwg.org/#abstract-opdef-readablebytestreamtee
+  //
+  // A branch's default read is a default read of the source, whose chunk
+  // goes to the branch and a copy to the other; a branch's BYOB read is a
+  // BYOB read of the source into the branch's own buffer, copied for the
+  // other branch. The source's reader is swapped between the two kinds as
+  // the reads require.
+
+  // The byte tee's state, and the `this` of both branches' algorithms; its
+  // cancel algorithms are teeCancel1 and teeCancel2 above.
+  class ByteTee {
+    stream;
+    reader;
+    reading = false;
+    readAgain1 = false;
+    readAgain2 = false;
+    canceled1 = false;
+    canceled2 = false;
+    reason1 = undefined;
+    reason2 = undefined;
+    branch1 = undefined;
+    branch2 = undefined;
+    cancelPromise;
+    // The three read requests it makes, made once.
+    readRequest;
+    readIntoRequest1;
+    readIntoRequest2;
+    constructor(rs, reader) {
+      this.stream = rs;
+      this.reader = reader;
+      this.cancelPromise = PromiseWithResolvers();
+      this.readRequest = new ByteTeeReadRequest(this);
+      this.readIntoRequest1 = new ByteTeeReadIntoRequest(this, false);
+      this.readIntoRequest2 = new ByteTeeReadIntoRequest(this, true);
+    }
+  }
+
+  // The read request of pullWithDefaultReader.
+  class ByteTeeReadRequest {
+    tee;
+    chunk = undefined;
+    deliver;
+    constructor(t) {
+      this.tee = t;
+      this.deliver = () => byteTeeDeliver(this);
+    }
+    chunkSteps(chunk) {
+      this.chunk = chunk;
+      promiseThen(RESOLVED, this.deliver);
+    }
+    closeSteps() {
+      const t = this.tee;
+      t.reading = false;
+      if (!t.canceled1) byteTeeCloseBranch(t.branch1);
+      if (!t.canceled2) byteTeeCloseBranch(t.branch2);
+      // A BYOB read pending on a branch gets its (empty) view back.
+      byteTeeRespondEmpty(t.branch1);
+      byteTeeRespondEmpty(t.branch2);
+      if (!t.canceled1 || !t.canceled2) t.cancelPromise.resolve(undefined);
+    }
+    errorSteps() {
+      this.tee.reading = false;
+    }
+  }
+
+  function byteTeeDeliver(request) {
+    const t = request.tee;
+    t.readAgain1 = false;
+    t.readAgain2 = false;
+    const chunk1 = request.chunk;
+    let chunk2 = chunk1;
+    request.chunk = undefined;
+    if (!t.canceled1 && !t.canceled2) {
+      try {
+        chunk2 = CloneAsUint8Array(chunk1);
+      } catch (e) {
+        byteTeeFail(t, t.branch1, t.branch2, e);
+        return;
+      }
+    }
+    if (!t.canceled1) ReadableByteStreamControllerEnqueue(t.branch1, chunk1);
+    if (!t.canceled2) ReadableByteStreamControllerEnqueue(t.branch2, chunk2);
+    byteTeeReadDone(t);
+  }
+
+  // The read-into request of pullWithBYOBReader, one per branch.
+  class ByteTeeReadIntoRequest {
+    tee;
+    forBranch2;
+    chunk = undefined;
+    deliver;
+    constructor(t, forBranch2) {
+      this.tee = t;
+      this.forBranch2 = forBranch2;
+      this.deliver = () => byteTeeDeliverInto(this);
+    }
+    chunkSteps(chunk) {
+      this.chunk = chunk;
+      promiseThen(RESOLVED, this.deliver);
+    }
+    closeSteps(chunk) {
+      const t = this.tee;
+      t.reading = false;
+      const byobBranch = this.forBranch2 ? t.branch2 : t.branch1;
+      const otherBranch = this.forBranch2 ? t.branch1 : t.branch2;
+      const byobCanceled = this.forBranch2 ? t.canceled2 : t.canceled1;
+      const otherCanceled = this.forBranch2 ? t.canceled1 : t.canceled2;
+      if (!byobCanceled) byteTeeCloseBranch(byobBranch);
+      if (!otherCanceled) byteTeeCloseBranch(otherBranch);
+      if (chunk !== undefined) {
+        // The branch's buffer, back from the source, empty.
+        if (!byobCanceled && byteTeeClosedWithPullInto(byobBranch)) {
+          ReadableByteStreamControllerRespondWithNewView(byobBranch, chunk);
+        }
+        if (!otherCanceled) byteTeeRespondEmpty(otherBranch);
+      }
+      if (!byobCanceled || !otherCanceled) t.cancelPromise.resolve(undefined);
+    }
+    errorSteps() {
+      this.tee.reading = false;
+    }
+  }
+
+  function byteTeeDeliverInto(request) {
+    const t = request.tee;
+    t.readAgain1 = false;
+    t.readAgain2 = false;
+    const chunk = request.chunk;
+    request.chunk = undefined;
+    const forBranch2 = request.forBranch2;
+    const byobBranch = forBranch2 ? t.branch2 : t.branch1;
+    const otherBranch = forBranch2 ? t.branch1 : t.branch2;
+    const byobCanceled = forBranch2 ? t.canceled2 : t.canceled1;
+    const otherCanceled = forBranch2 ? t.canceled1 : t.canceled2;
+    if (!otherCanceled) {
+      let clonedChunk;
+      try {
+        clonedChunk = CloneAsUint8Array(chunk);
+      } catch (e) {
+        byteTeeFail(t, byobBranch, otherBranch, e);
+        return;
+      }
+      if (!byobCanceled) ReadableByteStreamControllerRespondWithNewView(byobBranch, chunk);
+      ReadableByteStreamControllerEnqueue(otherBranch, clonedChunk);
+    } else if (!byobCanceled) {
+      ReadableByteStreamControllerRespondWithNewView(byobBranch, chunk);
+    }
+    byteTeeReadDone(t);
+  }
+
+  function byteTeeReadDone(t) {
+    t.reading = false;
+    if (t.readAgain1) byteTeePull(t, false);
+    else if (t.readAgain2) byteTeePull(t, true);
+  }
+
+  function byteTeeFail(t, a, b, e) {
+    ReadableByteStreamControllerError(a, e);
+    ReadableByteStreamControllerError(b, e);
+    t.cancelPromise.resolve(ReadableStreamCancel(t.stream, e));
+  }
+
+  // ReadableByteStreamControllerClose, which throws (having errored the
+  // branch) when a pending BYOB read holds part of an element; the branch's
+  // reader sees that error, and the tee carries on with the other branch.
+  function byteTeeCloseBranch(branch) {
+    try {
+      ReadableByteStreamControllerClose(branch);
+    } catch {
+      // Already errored.
+    }
+  }
+
+  // The spec responds to a branch's pending BYOB read right after closing
+  // the branch; the state check skips a branch that could not close yet
+  // (bytes still queued) or errored instead, where responding would throw.
+  const byteTeeClosedWithPullInto = (branch) =>
+    branch.state === 'closed' && branch.pendingPullIntos.length !== 0;
+
+  function byteTeeRespondEmpty(branch) {
+    if (byteTeeClosedWithPullInto(branch)) ReadableByteStreamControllerRespond(branch, 0);
+  }
+
+  // forwardReaderError
+  function byteTeeForwardReaderError(t, reader) {
+    promiseThen(lazyGet(reader.closed), undefined, (r) => {
+      if (reader !== t.reader) return;
+      ReadableByteStreamControllerError(t.branch1, r);
+      ReadableByteStreamControllerError(t.branch2, r);
+      if (!t.canceled1 || !t.canceled2) t.cancelPromise.resolve(undefined);
+    });
+  }
+
+  // pull1Algorithm and pull2Algorithm
+  function byteTeePull(t, forBranch2) {
+    if (t.reading) {
+      if (forBranch2) t.readAgain2 = true;
+      else t.readAgain1 = true;
+      return;
+    }
+    t.reading = true;
+    const branch = forBranch2 ? t.branch2 : t.branch1;
+    ReadableByteStreamControllerGetBYOBRequest(branch);
+    const byobRequest = branch.byobRequest;
+    if (byobRequest === null) {
+      // pullWithDefaultReader
+      if (t.reader.byob) {
+        ReadableStreamBYOBReaderRelease(t.reader);
+        t.reader = AcquireReadableStreamDefaultReader(t.stream);
+        byteTeeForwardReaderError(t, t.reader);
+      }
+      ReadableStreamDefaultReaderRead(t.reader, t.readRequest);
+    } else {
+      // pullWithBYOBReader
+      if (!t.reader.byob) {
+        ReadableStreamDefaultReaderRelease(t.reader);
+        t.reader = AcquireReadableStreamBYOBReader(t.stream);
+        byteTeeForwardReaderError(t, t.reader);
+      }
+      const request = forBranch2 ? t.readIntoRequest2 : t.readIntoRequest1;
+      ReadableStreamBYOBReaderRead(t.reader, byobRequest.view, 1, request);
+    }
+  }
+
+  function byteTeePull1() {
+    byteTeePull(this, false);
+    return undefined;
+  }
+
+  function byteTeePull2() {
+    byteTeePull(this, true);
+    return undefined;
+  }
+
+  function ReadableByteStreamTee(rs) {
+    const reader = AcquireReadableStreamDefaultReader(rs);
+    const t = new ByteTee(rs, reader);
+    t.branch1 = CreateReadableStream(t, undefined, byteTeePull1, teeCancel1, 0, true);
+    t.branch2 = CreateReadableStream(t, undefined, byteTeePull2, teeCancel2, 0, true);
+    byteTeeForwardReaderError(t, reader);
     return [t.branch1, t.branch2];
   }
 
@@ -3479,6 +3690,107 @@
   }
 
   // ---------------------------------------------------------------------
+  // Reading a whole Request or Response body stream (text(), json(), ...)
+  // https://fetch.spec.whatwg.org/#body-fully-read
+  // https://streams.spec.whatwg.org/#readablestreamdefaultreader-read-all-bytes
+  // ---------------------------------------------------------------------
+
+  // The read loop is here rather than in the host so that a read that never
+  // ends (a stream that is never closed) is only records and promise
+  // reactions, which the collector sees: once nothing else reaches the
+  // stream, it is collected together with the read. A host future awaiting
+  // each read would keep all of it alive for the isolate's life.
+  //
+  // `onChunk(chunk)` and `onDone()` are host functions that hold no JS
+  // values: the first takes a chunk's bytes (throwing a TypeError for a
+  // chunk that is not bytes), the second turns all the bytes taken into
+  // the result (text, JSON, ...), or throws.
+  class BodyRead {
+    reader;
+    onChunk;
+    onDone;
+    cancelOnChunkError;
+    resolve;
+    reject;
+    reading = false;
+    looping = false;
+    done = false;
+    constructor(reader, onChunk, onDone, cancelOnChunkError, resolve, reject) {
+      this.reader = reader;
+      this.onChunk = onChunk;
+      this.onDone = onDone;
+      this.cancelOnChunkError = cancelOnChunkError;
+      this.resolve = resolve;
+      this.reject = reject;
+    }
+    chunkSteps(chunk) {
+      this.reading = false;
+      try {
+        this.onChunk(chunk);
+      } catch (e) {
+        this.done = true;
+        // Fetch's "fully read" leaves the stream locked and uncancelled,
+        // which body reads keep. A caller that gives up on the body (a
+        // cache.put past its size limit) must still stop the source, and
+        // only this read holds the reader that could. The source gets no
+        // reason, as it always has from cache.put. A stream that has already
+        // closed or errored only settles the (ignored) promise.
+        if (this.cancelOnChunkError) {
+          setPromiseIsHandled(ReadableStreamCancel(this.reader.stream, undefined));
+        }
+        this.reject(e);
+        return;
+      }
+      if (!this.looping) bodyReadLoop(this);
+    }
+    closeSteps() {
+      this.done = true;
+      let result;
+      try {
+        result = this.onDone();
+      } catch (e) {
+        this.reject(e);
+        return;
+      }
+      this.resolve(result);
+    }
+    errorSteps(e) {
+      this.done = true;
+      this.reject(e);
+    }
+  }
+
+  // Reads while chunks come synchronously; a loop rather than the spec's
+  // recursion, which a long queue would turn into a deep stack.
+  function bodyReadLoop(b) {
+    b.looping = true;
+    while (!b.reading && !b.done) {
+      b.reading = true;
+      ReadableStreamDefaultReaderRead(b.reader, b);
+    }
+    b.looping = false;
+  }
+
+  // Locks `o` (a ReadableStream) and reads it to its end; a promise of what
+  // `onDone()` returns. With `cancelOnChunkError`, `o` is also cancelled
+  // when `onChunk` throws.
+  function readBodyFully(o, onChunk, onDone, cancelOnChunkError) {
+    const rs = rsOf(o);
+    if (rs === undefined) return PromiseReject(illegalInvocation());
+    let reader;
+    try {
+      reader = AcquireReadableStreamDefaultReader(rs);
+    } catch (e) {
+      return PromiseReject(e);
+    }
+    const r = PromiseWithResolvers();
+    bodyReadLoop(
+      new BodyRead(reader, onChunk, onDone, cancelOnChunkError === true, r.resolve, r.reject),
+    );
+    return r.promise;
+  }
+
+  // ---------------------------------------------------------------------
   // Interface objects
   // ---------------------------------------------------------------------
 
@@ -3522,13 +3834,14 @@
 
   // For Request and Response bodies (body.rs), which must see what no
   // public API shows: -1 for anything but a ReadableStream, else bit 1 set
-  // when the stream is disturbed and bit 2 when it is locked.
+  // when the stream is disturbed and bit 2 when it is locked; and the read
+  // of a whole body stream (readBodyFully above).
   if (RegisterInternals !== undefined) {
     RegisterInternals((o) => {
       const rs = rsOf(o);
       if (rs === undefined) return -1;
       return (rs.disturbed ? 1 : 0) | (rs.reader !== undefined ? 2 : 0);
-    });
+    }, readBodyFully);
   }
 
   return interfaces;

@@ -43,11 +43,13 @@
 //! Before the first use, `Object.getOwnPropertyDescriptor(globalThis,
 //! "ReadableStream")` shows an accessor rather than a data property.
 //!
-//! Once loaded, the implementation hands the host one internal function,
-//! kept as isolate userdata: [`stream_state`] uses it to tell `Request` and
+//! Once loaded, the implementation hands the host two internal functions,
+//! kept as isolate userdata: [`stream_state`] uses one to tell `Request` and
 //! `Response` whether a body stream is disturbed or locked, which Fetch needs
 //! (`bodyUsed`, and the `TypeError` for reading a body twice) and no public
-//! API shows.
+//! API shows; [`read_fully`] uses the other to read a whole body stream
+//! (`text()` and friends) with a loop of JS promise reactions, which the
+//! collector can see through, rather than a Rust future, which it cannot.
 //!
 //! The abstract operations keep the spec's names and step order. QuickJS has
 //! no JIT, so the per-chunk path is kept lean: a stream and its controller
@@ -59,8 +61,9 @@
 //!
 //! Byte streams follow the spec (`ReadableStreamBYOBReader` with
 //! `read(view, { min })`, `ReadableStreamBYOBRequest`, `autoAllocateChunkSize`,
-//! pull-into descriptors), and buffers are transferred (detached) where the
-//! spec transfers them, with QuickJS's
+//! pull-into descriptors, `ReadableByteStreamTee`, whose branches' BYOB reads
+//! are BYOB reads of the source into the reader's buffer), and buffers are
+//! transferred (detached) where the spec transfers them, with QuickJS's
 //! `ArrayBuffer.prototype.transferToFixedLength`. As in the spec, an
 //! underlying byte source that closes while a BYOB read is pending settles
 //! that read by calling `byobRequest.respond(0)`; host bodies
@@ -68,14 +71,6 @@
 //!
 //! # Departures from the spec
 //!
-//! - `tee()` of a byte stream is not the spec's `ReadableByteStreamTee`. It
-//!   reads the source with a default reader, as for other streams, and gives
-//!   the second branch copies of the chunks (as the spec does); both branches
-//!   are byte streams, so a BYOB read of a branch is served by copying from
-//!   those chunks rather than by a BYOB read of the source into the caller's
-//!   buffer. The bytes each branch sees are the same; what differs is one
-//!   copy per chunk, and that the source's `byobRequest` is never set by a
-//!   branch's read.
 //! - `pipeTo` reads synchronously for as long as a chunk is queued and the
 //!   destination's `desiredSize` is positive, instead of waiting a microtask
 //!   per chunk; which chunks are read and when the source is pulled is as the
@@ -135,12 +130,16 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     // Stored now, while no other userdata is borrowed; filled in when the
     // implementation loads.
     let _ = ctx.store_userdata(Internals::default());
-    // Captures no JS values; the function it is given lives in the userdata.
-    let register = Function::new(ctx.clone(), |ctx: Ctx<'js>, f: Function<'js>| {
-        if let Some(internals) = ctx.userdata::<Internals>() {
-            *internals.state.borrow_mut() = Some(f);
-        }
-    })?;
+    // Captures no JS values; the functions it is given live in the userdata.
+    let register = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>, state: Function<'js>, read: Function<'js>| {
+            if let Some(internals) = ctx.userdata::<Internals>() {
+                *internals.state.borrow_mut() = Some(state);
+                *internals.read_fully.borrow_mut() = Some(read);
+            }
+        },
+    )?;
     lazy.call::<_, ()>((
         load_factory,
         names,
@@ -152,15 +151,18 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
     ))
 }
 
-/// What `streams.js` hands the host once loaded: a function of a value
-/// giving -1 when it is not a `ReadableStream`, else bit 1 for disturbed and
-/// bit 2 for locked. Kept as isolate userdata, which is dropped before the
-/// runtime is freed, so holding a JS function here leaks nothing; the
-/// function keeps only the implementation alive, which lives as long as
-/// the isolate anyway.
+/// What `streams.js` hands the host once loaded. Kept as isolate userdata,
+/// which is dropped before the runtime is freed, so holding JS functions
+/// here leaks nothing; they keep only the implementation alive, which lives
+/// as long as the isolate anyway.
 #[derive(Default, JsLifetime)]
 struct Internals<'js> {
+    /// A function of a value giving -1 when it is not a `ReadableStream`,
+    /// else bit 1 for disturbed and bit 2 for locked.
     state: RefCell<Option<Function<'js>>>,
+    /// `readBodyFully(stream, onChunk, onDone, cancelOnChunkError)`: see
+    /// [`read_fully`].
+    read_fully: RefCell<Option<Function<'js>>>,
 }
 
 /// The state of a JS `ReadableStream` that no public API shows, needed by
@@ -197,6 +199,58 @@ pub fn stream_state<'js>(ctx: &Ctx<'js>, stream: &Object<'js>) -> Option<StreamS
         disturbed: bits & 1 != 0,
         locked: bits & 2 != 0,
     })
+}
+
+/// What [`read_fully`] does to the stream when `on_chunk` throws. Either
+/// way the read rejects with what was thrown and the stream stays locked:
+/// the caller has no reader to release it with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnChunkError {
+    /// Leave the stream as it is, as Fetch's "fully read" does (a `text()`
+    /// given a chunk that is not bytes).
+    Keep,
+    /// Cancel it with no reason, so that its source stops producing for a
+    /// read that has given up (a `cache.put` past its size limit).
+    Cancel,
+}
+
+/// Locks `stream` and reads it to its end, as Fetch's "fully read" does for
+/// `text()` and friends: `on_chunk` is called with each chunk (and rejects
+/// the read by throwing, after which `on_chunk_error` says what becomes of
+/// the stream), then `on_done` with no arguments; the promise settles with
+/// what `on_done` returns or the first error (a chunk, the stream, or
+/// `on_done` itself). A stream that is not a `ReadableStream` of this
+/// implementation, or is locked, gives a rejected promise.
+///
+/// The pending read is made of JS objects only, so a read of a stream that
+/// never ends is collected once nothing reaches the stream, provided
+/// `on_chunk` and `on_done` capture no JS values (the collector cannot see
+/// into Rust closures).
+///
+/// Spec: <https://fetch.spec.whatwg.org/#body-fully-read>,
+/// <https://streams.spec.whatwg.org/#readablestreamdefaultreader-read-all-bytes>
+pub fn read_fully<'js>(
+    ctx: &Ctx<'js>,
+    stream: &Object<'js>,
+    on_chunk: Function<'js>,
+    on_done: Function<'js>,
+    on_chunk_error: OnChunkError,
+) -> Result<rquickjs::Promise<'js>> {
+    let f = match ctx.userdata::<Internals>() {
+        Some(internals) => internals.read_fully.borrow().clone(),
+        None => None,
+    };
+    let cancel = on_chunk_error == OnChunkError::Cancel;
+    match f {
+        Some(f) => f.call((stream.clone(), on_chunk, on_done, cancel)),
+        // Not loaded, so `stream` cannot be one of its streams.
+        None => {
+            let (promise, _, reject) = rquickjs::Promise::new(ctx)?;
+            let _ = crate::error::WebApiError::type_error("Illegal invocation").throw(ctx);
+            reject.call::<_, ()>((ctx.catch(),))?;
+            Ok(promise)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -922,6 +976,80 @@ mod tests {
     }
 
     #[test]
+    fn tee_of_byte_stream_reads_source_with_byob_reader() {
+        check(
+            "const seen = [];
+             const rs = new ReadableStream({ type: 'bytes', pull(c) {
+               const req = c.byobRequest;
+               seen.push(req ? req.view.byteLength : 'none');
+               if (req) { req.view[0] = 9; req.view[1] = 8; req.respond(2); } else c.enqueue(new Uint8Array([5]));
+             } });
+             const [a, b] = rs.tee();
+             const ra = a.getReader({ mode: 'byob' });
+             const buf = new Uint8Array(4);
+             const x = await ra.read(buf);
+             const rb = b.getReader();
+             const y = await rb.read();
+             // A default read of the branch goes back to a default read of the source.
+             ra.releaseLock();
+             const w = await a.getReader().read();
+             const v = await rb.read();
+             return [seen.join(' '), x.value.join(' '), x.value.buffer.byteLength, buf.byteLength,
+                     y.value.join(' '), x.value.buffer !== y.value.buffer, w.value.join(' '), v.value.join(' ')].join();",
+            "4 none,9 8,4,0,9 8,true,5,5",
+        );
+    }
+
+    #[test]
+    fn tee_of_byte_stream_fills_byob_reads_over_several_source_reads() {
+        check(
+            "let n = 0;
+             const rs = new ReadableStream({ type: 'bytes', pull(c) {
+               const req = c.byobRequest;
+               if (n === 4) { c.close(); if (req) req.respond(0); return; }
+               req.view[0] = ++n; req.respond(1);
+             } });
+             const [a, b] = rs.tee();
+             const ra = a.getReader({ mode: 'byob' });
+             const x = await ra.read(new Uint16Array(2), { min: 2 });
+             const bytes = new Uint8Array(x.value.buffer, x.value.byteOffset, x.value.byteLength);
+             // The other branch got each piece the source gave.
+             const rest = [];
+             for await (const chunk of b) rest.push(chunk.join(' '));
+             const z = await ra.read(new Uint8Array(3));
+             return [x.value.constructor.name, x.value.length, bytes.join(' '), rest.join('|'),
+                     z.done, z.value.byteLength, z.value.buffer.byteLength].join();",
+            "Uint16Array,2,1 2 3 4,1|2|3|4,true,0,3",
+        );
+    }
+
+    #[test]
+    fn tee_of_byte_stream_errors_and_cancels() {
+        check(
+            "const boom = new Error('boom');
+             const failing = new ReadableStream({ type: 'bytes', pull(c) { c.error(boom); } });
+             const [a, b] = failing.tee();
+             const out = [];
+             out.push(await a.getReader({ mode: 'byob' }).read(new Uint8Array(1)).catch((e) => e === boom));
+             out.push(await b.getReader().read().catch((e) => e === boom));
+             let reason;
+             const src = new ReadableStream({ type: 'bytes', cancel(r) { reason = r; } });
+             const [c, d] = src.tee();
+             const rc = c.getReader({ mode: 'byob' });
+             const pending = rc.read(new Uint8Array(2));
+             // Settles once both branches are cancelled.
+             const cancelled = rc.cancel('x');
+             const r = await pending;
+             out.push(r.done, r.value === undefined, reason === undefined);
+             await d.cancel('y');
+             await cancelled;
+             out.push(reason.join('+'));
+             return out.join();",
+            "true,true,true,true,true,x+y",
+        );
+    }
+
+    #[test]
     fn byte_streams_pipe_and_iterate() {
         check(
             "const make = () => new ReadableStream({ type: 'bytes', start(c) {
@@ -1634,6 +1762,22 @@ mod tests {
              const [a, b] = await Promise.all([res.text(), copy.text()]);
              return [a, b, rs.locked, copy.headers.get('x-a')].join();",
             "abc,abc,true,1",
+        );
+    }
+
+    #[test]
+    fn byob_reads_of_a_cloned_host_body() {
+        check(
+            "const res = new Response('abcdef');
+             void res.body;
+             const copy = res.clone();
+             const r = copy.body.getReader({ mode: 'byob' });
+             const d = new TextDecoder();
+             const a = await r.read(new Uint8Array(4));
+             const b = await r.read(new Uint8Array(4));
+             const c = await r.read(new Uint8Array(4));
+             return [d.decode(a.value), d.decode(b.value), c.done, c.value.byteLength, await res.text()].join('|');",
+            "abcd|ef|true|0|abcdef",
         );
     }
 

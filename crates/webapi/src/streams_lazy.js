@@ -9,9 +9,10 @@
 // The intrinsics streams.js relies on are captured here, at install time, so
 // user code that patches globals or prototypes before the first use of
 // streams cannot change how they behave. `loadFactory()` returns the function
-// streams.js evaluates to; `registerInternals(f)`, called by streams.js once
-// loaded, hands the host (body.rs) the one internal it needs: a function
-// telling whether a stream is disturbed or locked.
+// streams.js evaluates to; `registerInternals(state, readFully)`, called by
+// streams.js once loaded, hands the host (body.rs) the internals it needs: a
+// function telling whether a stream is disturbed or locked, and one reading a
+// whole body stream.
 (function (loadFactory, names, TextEncoder, TextDecoder, AbortController, AbortSignal, registerInternals) {
   'use strict';
   const global = globalThis;
