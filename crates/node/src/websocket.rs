@@ -6,7 +6,9 @@
 //! Framing is `tokio-tungstenite` over hyper's upgraded connection. Each
 //! frame read from the client enters the isolate on its own, under the CPU
 //! and wall-clock limits of one request ([`Isolate::socket_event`]); what
-//! the worker sends arrives on a channel and is written out in order. While
+//! the worker sends arrives on a bounded queue ([`ws::Outbox`]) and is
+//! written out in order; when a client that does not read lets that queue
+//! overflow, the connection is dropped. While
 //! the connection is open the isolate counts it ([`Isolate::hold_socket`]),
 //! and the executor does not evict an isolate with open sockets.
 
@@ -22,6 +24,10 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::executor::ThreadState;
+
+/// How long the node waits to write its own close frame to a client before
+/// it drops the connection anyway.
+const CLOSE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A request that asked for a WebSocket upgrade, with what accepting it needs.
 pub struct Upgrade {
@@ -119,12 +125,7 @@ impl Session {
         self.iso.socket_event(&self.target, msg).await
     }
 
-    async fn pump(
-        self,
-        on_upgrade: OnUpgrade,
-        mut outgoing: tokio::sync::mpsc::UnboundedReceiver<WsMessage>,
-        state: Rc<ThreadState>,
-    ) {
+    async fn pump(self, on_upgrade: OnUpgrade, outgoing: ws::Outbox, state: Rc<ThreadState>) {
         let _open = self.iso.hold_socket();
         let name = self.iso.spec().name.clone();
         let upgraded = match on_upgrade.await {
@@ -168,13 +169,14 @@ impl Session {
                             tracing::error!("[{name}] WebSocket event: {e}");
                             if e.poisons_isolate() || self.iso.poisoned().is_some() {
                                 state.discard(&self.iso);
-                                let _ = sink
-                                    .send(ws::to_frame(WsMessage::Close {
-                                        code: 1011,
-                                        reason: "Worker exceeded a limit".into(),
-                                        clean: true,
-                                    }))
-                                    .await;
+                                let close = sink.send(ws::to_frame(WsMessage::Close {
+                                    code: 1011,
+                                    reason: "Worker exceeded a limit".into(),
+                                    clean: true,
+                                }));
+                                // A client that does not read would hold the
+                                // discarded isolate here for good.
+                                let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, close).await;
                                 break;
                             }
                         }
@@ -185,12 +187,21 @@ impl Session {
                 }
                 out = outgoing.recv(), if writing => match out {
                     Some(msg) => {
-                        if sink.send(ws::to_frame(msg)).await.is_err() {
-                            writing = false;
+                        // A client that does not read blocks the write; the
+                        // worker's end gives up on it when its backlog
+                        // overflows, and so does this.
+                        tokio::select! {
+                            sent = sink.send(ws::to_frame(msg)) => writing = sent.is_ok(),
+                            () = outgoing.overflowed() => {}
                         }
                     }
                     None => writing = false,
                 },
+            }
+            if outgoing.is_overflowed() {
+                // The worker's end has fired its own error and close.
+                tracing::debug!("[{name}] WebSocket dropped: the client fell too far behind");
+                break;
             }
         }
         drop(_open);

@@ -42,6 +42,24 @@ export default {
       });
       return new Response(null, { status: 101, webSocket: client });
     }
+    if (path === '/ws-flood') {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      const events = [];
+      server.addEventListener('error', (e) => events.push(`error ${e.message}`));
+      server.addEventListener('close', (e) => {
+        events.push(`close ${e.code} ${e.wasClean}`);
+        seen.push(`flood ${events.join(', ')}`);
+      });
+      server.addEventListener('message', async () => {
+        const big = new Uint8Array(1 << 20);
+        for (let i = 0; i < 400 && server.readyState === WebSocket.OPEN; i++) {
+          server.send(big);
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      });
+      return new Response(null, { status: 101, webSocket: client });
+    }
     if (path === '/seen') return new Response(seen.join(';'));
     if (path === '/fetch-out') {
       const resp = await fetch(env.ECHO_URL, { headers: { Upgrade: 'websocket' } });
@@ -292,4 +310,45 @@ fn a_runaway_message_handler_hits_the_cpu_limit_and_sockets_survive_shutdown() {
         node.shutdown();
         drop(open);
     });
+}
+
+/// A client that never reads while the worker sends: past the worker end's
+/// bound on waiting messages the worker sees `error` and an unclean
+/// `close`, and the node drops the connection, so the client reads what the
+/// kernel buffered and then the end of the stream.
+#[test]
+fn a_client_that_never_reads_is_disconnected() {
+    let routes = Arc::new(Routes::new());
+    routes.deploy(spec("flood", echo_server(), true));
+    let node = start(routes);
+    let addr = node.addr();
+    rt().block_on(async {
+        let mut ws = connect(addr, "flood.localhost", "/ws-flood").await;
+        ws.send(Message::text("go")).await.unwrap();
+        let seen = tokio::task::spawn_blocking(move || {
+            outpost_testkit::wait_for("the worker's close", Duration::from_secs(20), || {
+                let r = get(addr, "flood.localhost", "/seen").ok()?;
+                r.text().contains("flood").then(|| r.text())
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            seen,
+            "flood error WebSocket closed: more than 16 MiB of sent messages were waiting for \
+             the peer to read them., close 1006 false"
+        );
+        let mut read = 0usize;
+        let ended = loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Binary(b)))) => read += b.len(),
+                Ok(Some(Ok(other))) => panic!("unexpected {other:?}"),
+                Ok(Some(Err(_)) | None) => break true,
+                Err(_) => break false,
+            }
+        };
+        assert!(ended, "the connection stayed open after {read} bytes");
+        eprintln!("the client read {read} bytes before the connection ended");
+    });
+    node.shutdown();
 }

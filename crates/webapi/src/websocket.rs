@@ -10,10 +10,10 @@
 //! - the other end of its pair, while both are in this isolate: a send is
 //!   queued on the other end and its events fire from a task;
 //! - the host, once the client end is returned in a 101 `Response`
-//!   ([`take_for_host`]): the server end's sends go into a channel the node
-//!   writes to the connection, and the node enters the isolate with each
-//!   frame it reads ([`SocketTarget::deliver`]), so each event runs under
-//!   the isolate's CPU limit on its own;
+//!   ([`take_for_host`]): the server end's sends go into a queue
+//!   ([`Outbox`]) the node writes to the connection, and the node enters
+//!   the isolate with each frame it reads ([`SocketTarget::deliver`]), so
+//!   each event runs under the isolate's CPU limit on its own;
 //! - an outbound connection (client side): a task inside the isolate pumps
 //!   frames both ways.
 //!
@@ -22,11 +22,20 @@
 //! closing handshake completes without the script having to call `close()`),
 //! then fires `close`.
 //!
+//! What an end sends waits in host memory, outside the isolate's heap limit,
+//! until the connection writes it (or the other end of a pair dispatches
+//! it). A peer that does not read would let that grow without bound, so past
+//! [`MAX_BUFFERED_BYTES`] the end is "flagged as full" and its connection
+//! closed as the spec's `send()` says: the queue is dropped, the connection
+//! is cut without a closing handshake, and the end fires `error` and an
+//! unclean `close` (1006).
+//!
 //! As in workerd, `message` events are `MessageEvent`s, `close` events
 //! `CloseEvent`s and `error` events `ErrorEvent`s, all built with the
 //! intrinsic classes (`scheduler::host_event`).
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -37,7 +46,7 @@ use rquickjs::{
     function::{Opt, This},
     ArrayBuffer, Class, Ctx, Function, JsLifetime, Object, Persistent, Promise, Result, Value,
 };
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::{
     handshake::{client::generate_key, derive_accept_key},
     protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig},
@@ -62,9 +71,20 @@ pub const CLOSED: u16 = 3;
 /// The largest message accepted from the network, as Workers' limit (1 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
-/// Messages an end holds before `accept()`; past this the connection is
-/// closed with 1008.
+/// Messages an end holds before `accept()`; past this many (or past
+/// [`MAX_BUFFERED_BYTES`] of them) the connection is closed with 1008.
 pub const MAX_PENDING: usize = 1024;
+
+/// Most bytes of sent messages that may wait for the peer (16 MiB, 16 of
+/// Workers' largest messages): past it the sending end's connection is
+/// closed (see the module's documentation). workerd queues without bound;
+/// the spec's `send()` has user agents close the connection when "the
+/// buffer is full", which is what this does. A single message larger than
+/// this is still sent when nothing else waits, since the script's heap held
+/// it already; it is the backlog that is bounded.
+///
+/// Spec: <https://websockets.spec.whatwg.org/#dom-websocket-send>
+pub const MAX_BUFFERED_BYTES: usize = 16 << 20;
 
 /// One message between two ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +104,166 @@ pub enum WsMessage {
     },
 }
 
+impl WsMessage {
+    /// The bytes this message holds, as counted against
+    /// [`MAX_BUFFERED_BYTES`].
+    fn size(&self) -> usize {
+        match self {
+            WsMessage::Text(s) => s.len(),
+            WsMessage::Binary(b) => b.len(),
+            WsMessage::Close { reason, .. } => reason.len(),
+        }
+    }
+}
+
+/// Whether a queue holding `queued` bytes may take `msg`. Close frames are
+/// always taken (they are small, and end the stream); a data message is
+/// refused only when it would take a non-empty queue past the bound.
+fn fits(queued: usize, msg: &WsMessage) -> bool {
+    matches!(msg, WsMessage::Close { .. })
+        || queued == 0
+        || queued.saturating_add(msg.size()) <= MAX_BUFFERED_BYTES
+}
+
+/// The queue between an end and the task that writes its messages to a
+/// connection.
+struct OutboxShared {
+    state: Mutex<OutboxState>,
+    /// Signalled whenever `state` changes; one waiter at a time.
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct OutboxState {
+    queue: VecDeque<WsMessage>,
+    /// The sum of the queued messages' sizes.
+    bytes: usize,
+    /// The end let go of its sending half: nothing more will come.
+    closed: bool,
+    /// The backlog passed [`MAX_BUFFERED_BYTES`]: the connection is to be
+    /// cut without writing what waited.
+    overflowed: bool,
+    /// The writer is gone (the connection ended): sends are dropped, as
+    /// they were sent after the connection closed.
+    unread: bool,
+}
+
+impl OutboxShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        // A panic while holding the lock leaves consistent state: every
+        // critical section is a few field updates.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The sending half of an [`Outbox`], held by an end in the isolate.
+struct OutboxSender(Arc<OutboxShared>);
+
+impl OutboxSender {
+    /// Queues `msg`; `false` when the backlog would pass the bound, in
+    /// which case the queue is dropped and the writer told to cut the
+    /// connection.
+    fn push(&self, msg: WsMessage) -> bool {
+        let mut st = self.0.lock();
+        if st.overflowed {
+            return false;
+        }
+        if st.unread {
+            return true;
+        }
+        if !fits(st.bytes, &msg) {
+            st.overflowed = true;
+            st.queue.clear();
+            st.bytes = 0;
+        } else {
+            st.bytes += msg.size();
+            st.queue.push_back(msg);
+        }
+        let ok = !st.overflowed;
+        drop(st);
+        self.0.changed.notify_one();
+        ok
+    }
+}
+
+impl Drop for OutboxSender {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.changed.notify_one();
+    }
+}
+
+/// What an end sent, in order, for the host or task that writes it to the
+/// connection; a `Close` is the end's close frame. Bounded by
+/// [`MAX_BUFFERED_BYTES`]: when the end overflows it, [`Outbox::recv`]
+/// returns `None` and [`Outbox::overflowed`] resolves, and the writer is to
+/// drop the connection.
+pub struct Outbox(Arc<OutboxShared>);
+
+/// A new queue: the end's half and the writer's.
+fn outbox() -> (OutboxSender, Outbox) {
+    let shared = Arc::new(OutboxShared {
+        state: Mutex::new(OutboxState::default()),
+        changed: Notify::new(),
+    });
+    (OutboxSender(shared.clone()), Outbox(shared))
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.unread = true;
+        st.queue.clear();
+        st.bytes = 0;
+    }
+}
+
+impl Outbox {
+    /// The next message, if one is queued now; `None` also once the queue
+    /// overflowed.
+    pub fn try_recv(&self) -> Option<WsMessage> {
+        let mut st = self.0.lock();
+        if st.overflowed {
+            return None;
+        }
+        let msg = st.queue.pop_front()?;
+        st.bytes -= msg.size();
+        Some(msg)
+    }
+
+    /// The next message; `None` when the end is gone and everything it sent
+    /// was taken, or at once when the queue overflowed.
+    pub async fn recv(&self) -> Option<WsMessage> {
+        loop {
+            {
+                let st = self.0.lock();
+                if st.overflowed || (st.closed && st.queue.is_empty()) {
+                    return None;
+                }
+            }
+            if let Some(msg) = self.try_recv() {
+                return Some(msg);
+            }
+            // A change between the check and here leaves a permit, so this
+            // returns at once rather than missing it.
+            self.0.changed.notified().await;
+        }
+    }
+
+    /// Whether the end overflowed the queue (the connection is to be cut).
+    pub fn is_overflowed(&self) -> bool {
+        self.0.lock().overflowed
+    }
+
+    /// Resolves once the end overflows the queue, so that a writer blocked
+    /// on a peer that does not read can give up.
+    pub async fn overflowed(&self) {
+        while !self.is_overflowed() {
+            self.0.changed.notified().await;
+        }
+    }
+}
+
 /// Where an end's sends go.
 enum Peer<'js> {
     /// Nowhere yet (a `new WebSocket` still connecting) or any more.
@@ -91,7 +271,7 @@ enum Peer<'js> {
     /// The other end of the pair, in this isolate.
     Local(Class<'js, WebSocket<'js>>),
     /// The network, through the host or a task of this isolate.
-    Host(mpsc::UnboundedSender<WsMessage>),
+    Host(OutboxSender),
 }
 
 // SAFETY: the only lifetime is 'js, carried by JS values.
@@ -113,11 +293,19 @@ pub struct WebSocket<'js> {
     /// Handed to the host in a `Response`: no longer usable from script.
     taken: bool,
     close_sent: bool,
+    /// The peer fell [`MAX_BUFFERED_BYTES`] behind: the connection was cut
+    /// and sends are ignored.
+    full: bool,
     /// Messages not yet dispatched (before `accept()`, or awaiting the task).
     pending: VecDeque<WsMessage>,
+    /// The sum of the sizes of `pending`'s messages.
+    pending_bytes: usize,
     /// A task that dispatches `pending` is scheduled.
     draining: bool,
     url: String,
+    /// The serialized origin of `url` that `message` events carry; "" for
+    /// a pair's ends.
+    origin: String,
     protocol: String,
 }
 
@@ -139,9 +327,12 @@ impl<'js> WebSocket<'js> {
             accepted: false,
             taken: false,
             close_sent: false,
+            full: false,
             pending: VecDeque::new(),
+            pending_bytes: 0,
             draining: false,
             url: String::new(),
+            origin: String::new(),
             protocol: String::new(),
         }
     }
@@ -176,23 +367,59 @@ impl<'js> WebSocket<'js> {
     }
 }
 
-/// Sends `msg` from an end to its peer.
-fn route<'js>(ctx: &Ctx<'js>, peer: &Peer<'js>, msg: WsMessage) {
+/// Sends `msg` from an end to its peer; `false` when the peer is
+/// [`MAX_BUFFERED_BYTES`] behind, and the sending end is to fail
+/// ([`fail_full`]).
+fn route<'js>(ctx: &Ctx<'js>, peer: &Peer<'js>, msg: WsMessage) -> bool {
     match peer {
-        Peer::None => {}
-        Peer::Local(other) => enqueue(ctx, other, msg),
-        // A closed channel means the connection is gone; its loss is
-        // reported through a close event instead.
-        Peer::Host(tx) => {
-            let _ = tx.send(msg);
+        Peer::None => true,
+        Peer::Local(other) => {
+            if !fits(other.borrow().pending_bytes, &msg) {
+                return false;
+            }
+            enqueue(ctx, other, msg);
+            true
         }
+        // A connection that is gone drops what is sent; its loss is
+        // reported through a close event instead.
+        Peer::Host(tx) => tx.push(msg),
     }
+}
+
+/// The spec's "flag the WebSocket as full and then close the WebSocket
+/// connection", for an end whose peer fell too far behind: the link is cut
+/// (what waited for the peer is dropped), sends from now on are ignored,
+/// and the end fires `error` and an unclean `close` from a task. The other
+/// end of a pair in this isolate loses the connection too.
+///
+/// Spec: <https://websockets.spec.whatwg.org/#dom-websocket-send>
+fn fail_full<'js>(ctx: &Ctx<'js>, this: &Class<'js, WebSocket<'js>>) {
+    let peer = {
+        let mut t = this.borrow_mut();
+        t.full = true;
+        t.close_sent = true;
+        t.ready_state = CLOSING;
+        // Dropping an outbox's sender tells the writer; it has already seen
+        // the overflow and cuts the connection.
+        std::mem::replace(&mut t.peer, Peer::None)
+    };
+    if let Peer::Local(other) = peer {
+        {
+            let mut o = other.borrow_mut();
+            // Everything waiting there came from this end.
+            o.pending.clear();
+            o.pending_bytes = 0;
+        }
+        enqueue_loss(ctx, &other);
+    }
+    enqueue_loss(ctx, this);
 }
 
 /// Queues `msg` on `target` and schedules its dispatch.
 fn enqueue<'js>(ctx: &Ctx<'js>, target: &Class<'js, WebSocket<'js>>, msg: WsMessage) {
     let schedule = {
         let mut t = target.borrow_mut();
+        t.pending_bytes += msg.size();
         t.pending.push_back(msg);
         let schedule = t.accepted && !t.draining;
         if schedule {
@@ -221,8 +448,9 @@ fn drain<'js>(ctx: &Ctx<'js>, target: &Class<'js, WebSocket<'js>>) -> Result<()>
             } else {
                 None
             };
-            if next.is_none() {
-                t.draining = false;
+            match &next {
+                Some(msg) => t.pending_bytes -= msg.size(),
+                None => t.draining = false,
             }
             next
         };
@@ -264,8 +492,9 @@ fn fire<'js>(ctx: &Ctx<'js>, target: &Class<'js, WebSocket<'js>>, msg: WsMessage
             };
             if let (true, peer) = &reply {
                 // Spec: "If the WebSocket closing handshake has not yet been
-                // started, start it" (RFC 6455 §5.5.1): echo the code.
-                route(
+                // started, start it" (RFC 6455 §5.5.1): echo the code. A
+                // close frame always fits.
+                let _ = route(
                     ctx,
                     peer,
                     WsMessage::Close {
@@ -276,8 +505,9 @@ fn fire<'js>(ctx: &Ctx<'js>, target: &Class<'js, WebSocket<'js>>, msg: WsMessage
                 );
             }
             if !clean {
-                let message = rquickjs::String::from_str(ctx.clone(), LOST)?;
-                let error = rquickjs::Exception::from_message(ctx.clone(), LOST)?;
+                let why = if target.borrow().full { FULL } else { LOST };
+                let message = rquickjs::String::from_str(ctx.clone(), why)?;
+                let error = rquickjs::Exception::from_message(ctx.clone(), why)?;
                 let event = host_event(
                     ctx,
                     HostEvent::Error,
@@ -311,9 +541,14 @@ fn fire<'js>(ctx: &Ctx<'js>, target: &Class<'js, WebSocket<'js>>, msg: WsMessage
 /// a closing handshake.
 const LOST: &str = "WebSocket disconnected without sending Close frame.";
 
-/// Fires a `MessageEvent` carrying `data`. Its `origin` is left at "": a
-/// pair's ends have no URL (workerd reports null; for a client the spec
-/// would have its URL's origin, not done yet).
+/// The `message` of the `error` event fired when an end's connection was
+/// closed because the peer fell [`MAX_BUFFERED_BYTES`] behind.
+const FULL: &str =
+    "WebSocket closed: more than 16 MiB of sent messages were waiting for the peer to read them.";
+
+/// Fires a `MessageEvent` carrying `data`, with the serialization of the
+/// socket URL's origin as its `origin` ("" for a pair's ends, which have no
+/// URL, as in workerd).
 ///
 /// Spec: <https://websockets.spec.whatwg.org/#feedback-from-the-protocol>
 /// ("When a WebSocket message has been received").
@@ -322,8 +557,35 @@ fn fire_message<'js>(
     target: &Class<'js, WebSocket<'js>>,
     data: Value<'js>,
 ) -> Result<()> {
-    let event = host_event(ctx, HostEvent::Message, "message", &[("data", data)])?;
+    let origin = {
+        let t = target.borrow();
+        rquickjs::String::from_str(ctx.clone(), &t.origin)?.into_value()
+    };
+    let event = host_event(
+        ctx,
+        HostEvent::Message,
+        "message",
+        &[("data", data), ("origin", origin)],
+    )?;
     fire_event(ctx, target, &event)
+}
+
+/// The serialization of the origin of a client socket's URL, with `http`
+/// and `https` read as `ws` and `wss` as the spec's constructor converts
+/// them (a `fetch()` upgrade names an `http(s)` URL).
+///
+/// Spec: <https://websockets.spec.whatwg.org/#dom-websocket-websocket>
+/// (steps 4-5), <https://url.spec.whatwg.org/#concept-url-origin>
+fn socket_origin(url: &url::Url) -> String {
+    let mut ws = url.clone();
+    let scheme = match url.scheme() {
+        "http" => "ws",
+        "https" => "wss",
+        other => other,
+    };
+    // Both schemes are special, so the change is always allowed.
+    let _ = ws.set_scheme(scheme);
+    ws.origin().ascii_serialization()
 }
 
 /// Dispatches a host-made event at an end; listener exceptions are reported
@@ -445,6 +707,7 @@ impl<'js> WebSocket<'js> {
         let mut ws = WebSocket::blank(CONNECTING);
         ws.accepted = true;
         ws.url = parsed.to_string();
+        ws.origin = socket_origin(&parsed);
         let obj = Class::instance(ctx.clone(), ws)?;
         let allow_private = crate::host::host_info(&ctx).allow_private_fetch;
         let target = obj.clone();
@@ -507,9 +770,16 @@ impl<'js> WebSocket<'js> {
     }
 
     /// Spec: <https://websockets.spec.whatwg.org/#dom-websocket-send>
-    pub fn send(&self, ctx: Ctx<'js>, data: Value<'js>) -> Result<()> {
-        self.check_usable(&ctx, "send")?;
-        if self.close_sent || self.ready_state >= CLOSING {
+    pub fn send(ctx: Ctx<'js>, this: This<Class<'js, Self>>, data: Value<'js>) -> Result<()> {
+        let this = this.0;
+        let t = this.borrow();
+        t.check_usable(&ctx, "send")?;
+        if t.full {
+            // Spec: once the connection is closing, sends are dropped. Only
+            // a send after the script's own close() throws (as in workerd).
+            return Ok(());
+        }
+        if t.close_sent || t.ready_state >= CLOSING {
             return Err(WebApiError::type_error(
                 "Can't call WebSocket send() after close().",
             ))
@@ -527,7 +797,11 @@ impl<'js> WebSocket<'js> {
         } else {
             WsMessage::Text(to_usv_string(&ctx, data)?)
         };
-        route(&ctx, &self.peer, msg);
+        let sent = route(&ctx, &t.peer, msg);
+        drop(t);
+        if !sent {
+            fail_full(&ctx, &this);
+        }
         Ok(())
     }
 
@@ -550,7 +824,8 @@ impl<'js> WebSocket<'js> {
         }
         self.close_sent = true;
         self.ready_state = CLOSING;
-        route(
+        // A close frame always fits.
+        let _ = route(
             &ctx,
             &self.peer,
             WsMessage::Close {
@@ -698,7 +973,8 @@ impl SocketTarget {
         let target = self.0.clone().restore(ctx)?;
         let now = {
             let mut t = target.borrow_mut();
-            if !t.accepted && t.pending.len() >= MAX_PENDING {
+            let flooded = t.pending.len() >= MAX_PENDING || !fits(t.pending_bytes, &msg);
+            if !t.accepted && flooded {
                 // The queue lives outside the isolate's heap limit, so a
                 // client must not grow it without bound: close instead.
                 if !t.close_sent {
@@ -709,10 +985,11 @@ impl SocketTarget {
                         reason: "Too many messages before accept()".into(),
                         clean: true,
                     };
-                    route(ctx, &t.peer, close);
+                    let _ = route(ctx, &t.peer, close);
                 }
                 return Ok(());
             }
+            t.pending_bytes += msg.size();
             t.pending.push_back(msg);
             t.accepted
         };
@@ -729,7 +1006,7 @@ impl SocketTarget {
 /// network sends goes in through `target`.
 pub struct HostSocket {
     /// Messages the worker sent, in order; a `Close` is the worker's close.
-    pub outgoing: mpsc::UnboundedReceiver<WsMessage>,
+    pub outgoing: Outbox,
     /// The isolate's end, to deliver network messages to.
     pub target: SocketTarget,
 }
@@ -767,12 +1044,14 @@ pub fn take_for_host<'js>(ctx: &Ctx<'js>, client: &Value<'js>) -> Result<HostSoc
         };
         c.taken = true;
         c.ready_state = CLOSED;
+        c.pending_bytes = 0;
         (server, std::mem::take(&mut c.pending))
     };
-    let (tx, rx) = mpsc::unbounded_channel();
-    // What the server sent before the response went out goes first.
+    let (tx, rx) = outbox();
+    // What the server sent before the response went out goes first; it was
+    // held to the same bound, so it fits.
     for msg in queued {
-        let _ = tx.send(msg);
+        let _ = tx.push(msg);
     }
     {
         let mut s = server.borrow_mut();
@@ -949,8 +1228,8 @@ fn attach<'js>(
     ctx: &Ctx<'js>,
     target: &Class<'js, WebSocket<'js>>,
     stream: Box<ClientStream>,
-) -> mpsc::UnboundedSender<WsMessage> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
+) -> OutboxSender {
+    let (tx, rx) = outbox();
     let target = target.clone();
     let ctx2 = ctx.clone();
     ctx.spawn(async move {
@@ -979,12 +1258,20 @@ fn attach<'js>(
                 },
                 out = rx.recv(), if writing => match out {
                     Some(msg) => {
-                        if sink.send(to_frame(msg)).await.is_err() {
-                            writing = false;
+                        // A peer that does not read blocks the write; the
+                        // end gives up on it when its backlog overflows.
+                        tokio::select! {
+                            sent = sink.send(to_frame(msg)) => writing = sent.is_ok(),
+                            () = rx.overflowed() => {}
                         }
                     }
                     None => writing = false,
                 },
+            }
+            if rx.is_overflowed() {
+                // The end has fired its own error and close already.
+                tracing::debug!("WebSocket dropped: the server fell too far behind");
+                break;
             }
         }
     });
@@ -1004,6 +1291,7 @@ pub(crate) fn fetch_upgrade<'js>(
     Promise::wrap_future(ctx, async move {
         let ctx = ctx2;
         let shown = url.to_string();
+        let origin = socket_origin(&url);
         let outcome = connect(url, headers, allow_private).await;
         let fail =
             |why: String| WebApiError::type_error(format!("fetch failed: {why}")).throw(&ctx);
@@ -1011,6 +1299,7 @@ pub(crate) fn fetch_upgrade<'js>(
             Ok(Connected::Socket(stream, protocol)) => {
                 let mut ws = WebSocket::blank(OPEN);
                 ws.url = shown.clone();
+                ws.origin = origin;
                 ws.protocol = protocol;
                 let obj = Class::instance(ctx.clone(), ws)?;
                 let tx = attach(&ctx, &obj, stream);
@@ -1232,7 +1521,7 @@ mod tests {
                     )
                     .unwrap();
                 let accepted: Value = pairs.get("accepted").unwrap();
-                let mut host = take_for_host(&ctx, &accepted).unwrap();
+                let host = take_for_host(&ctx, &accepted).unwrap();
                 assert_eq!(
                     host.outgoing.try_recv().unwrap(),
                     WsMessage::Text("queued".into())
@@ -1247,7 +1536,7 @@ mod tests {
                 let _ = ctx.catch();
 
                 let idle: Value = pairs.get("idle").unwrap();
-                let mut host = take_for_host(&ctx, &idle).unwrap();
+                let host = take_for_host(&ctx, &idle).unwrap();
                 for i in 0..=MAX_PENDING {
                     host.target
                         .deliver(&ctx, WsMessage::Text(i.to_string()))
@@ -1261,6 +1550,224 @@ mod tests {
             .await;
             qjs.idle().await;
         });
+    }
+
+    /// A pair's ends in one isolate: an end that sends more than
+    /// `MAX_BUFFERED_BYTES` to an end that does not take it is flagged full
+    /// and closed; both ends lose the connection, and later sends and
+    /// closes are quietly ignored.
+    #[test]
+    fn a_full_pair_end_fails_the_connection() {
+        let out = run_js(
+            "const [client, server] = Object.values(new WebSocketPair());
+             const got = [];
+             for (const [name, ws] of [['server', server], ['client', client]]) {
+               ws.addEventListener('message', (e) => got.push(`${name} message`));
+               ws.addEventListener('error', (e) => got.push(`${name} error ${e.message}`));
+               ws.addEventListener('close', (e) => got.push(`${name} close ${e.code} ${e.wasClean} ${ws.readyState}`));
+             }
+             server.accept();
+             const big = 'x'.repeat(1 << 20);
+             let sent = 0;
+             while (server.readyState === WebSocket.OPEN && sent < 100) { server.send(big); sent++; }
+             const state = server.readyState;
+             server.send('after'); server.close(1000);
+             await new Promise((r) => setTimeout(r, 0));
+             client.accept();
+             await new Promise((r) => setTimeout(r, 0));
+             return [sent, state, server.readyState, client.readyState, got.join('; ')].join('|');",
+        );
+        assert_eq!(
+            out,
+            "17|2|3|3|server error WebSocket closed: more than 16 MiB of sent messages were waiting \
+             for the peer to read them.; server close 1006 false 3; \
+             client error WebSocket disconnected without sending Close frame.; client close 1006 false 3"
+        );
+    }
+
+    /// The host's half of an outbox: messages come out in order, an
+    /// overflow drops the backlog and ends the stream, a gone writer drops
+    /// sends.
+    #[test]
+    fn outbox_bounds_the_backlog() {
+        use super::{outbox, WsMessage, MAX_BUFFERED_BYTES};
+        let bin = |n: usize| WsMessage::Binary(vec![0u8; n].into());
+        let (tx, rx) = outbox();
+        // One message over the bound is sent when nothing waits.
+        assert!(tx.push(bin(MAX_BUFFERED_BYTES + 1)));
+        assert_eq!(rx.try_recv(), Some(bin(MAX_BUFFERED_BYTES + 1)));
+        assert!(tx.push(WsMessage::Text("a".into())));
+        assert!(tx.push(bin(MAX_BUFFERED_BYTES - 1)));
+        assert!(!rx.is_overflowed());
+        assert!(!tx.push(WsMessage::Text("b".into())));
+        assert!(rx.is_overflowed());
+        assert_eq!(rx.try_recv(), None);
+        assert!(!tx.push(WsMessage::Text("c".into())));
+        drop(rx);
+
+        let (tx, rx) = outbox();
+        assert!(tx.push(WsMessage::Text("a".into())));
+        let close = WsMessage::Close {
+            code: 1000,
+            reason: String::new(),
+            clean: true,
+        };
+        assert!(tx.push(close.clone()));
+        drop(tx);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert_eq!(rx.recv().await, Some(WsMessage::Text("a".into())));
+            assert_eq!(rx.recv().await, Some(close));
+            assert_eq!(rx.recv().await, None);
+            assert!(!rx.is_overflowed());
+        });
+        let (tx, rx) = outbox();
+        drop(rx);
+        assert!(tx.push(bin(2 * MAX_BUFFERED_BYTES)));
+        assert!(tx.push(bin(2 * MAX_BUFFERED_BYTES)));
+    }
+
+    /// A WebSocket server on 127.0.0.1 for the client tests, on threads of
+    /// its own, that echoes every data message.
+    fn echo_server() -> std::net::SocketAddr {
+        use tokio_tungstenite::tungstenite;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { return };
+                std::thread::spawn(move || {
+                    let Ok(mut ws) = tungstenite::accept(tcp) else {
+                        return;
+                    };
+                    while let Ok(msg) = ws.read() {
+                        if (msg.is_text() || msg.is_binary()) && ws.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn private_fetch() -> crate::host::HostInfo {
+        crate::host::HostInfo {
+            allow_private_fetch: true,
+            ..Default::default()
+        }
+    }
+
+    /// A client socket's `message` events carry the origin of its URL
+    /// (with `http` read as `ws`), for `new WebSocket` and for a `fetch()`
+    /// upgrade alike.
+    #[test]
+    fn client_messages_carry_the_url_origin() {
+        let addr = echo_server();
+        let out = crate::testing::run_js_with_host(
+            &format!(
+                "const got = [];
+                 const ws = new WebSocket('ws://{addr}/path?q=1');
+                 await new Promise((resolve) => {{
+                   ws.onopen = () => ws.send('hi');
+                   ws.onmessage = (e) => {{ got.push(e.data + ' ' + e.origin); ws.close(1000); }};
+                   ws.onclose = resolve;
+                 }});
+                 const resp = await fetch('http://{addr}/other', {{ headers: {{ Upgrade: 'websocket' }} }});
+                 const up = resp.webSocket;
+                 up.accept();
+                 await new Promise((resolve) => {{
+                   up.onmessage = (e) => {{ got.push(e.data + ' ' + e.origin + ' ' + up.url); up.close(1000); }};
+                   up.onclose = resolve;
+                   up.send('there');
+                 }});
+                 return got.join('; ');"
+            ),
+            private_fetch(),
+        );
+        assert_eq!(
+            out,
+            format!("hi ws://{addr}; there ws://{addr} http://{addr}/other")
+        );
+    }
+
+    /// A client socket whose server never reads: once `MAX_BUFFERED_BYTES`
+    /// wait behind what the kernel buffers took, the socket fires `error`
+    /// and an unclean `close`, and the connection is cut (the server reads
+    /// what reached it, then the end of the stream).
+    #[test]
+    fn a_client_socket_to_a_server_that_never_reads_is_closed() {
+        use std::io::Read;
+        use tokio_tungstenite::tungstenite;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let (report, outcome) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let mut ws = tungstenite::accept(tcp).unwrap();
+            let _ = wait.recv();
+            let tcp = ws.get_mut();
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut read = 0usize;
+            let ended = loop {
+                match tcp.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(n) => read += n,
+                    Err(e) => {
+                        break !matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        )
+                    }
+                }
+            };
+            let _ = report.send((ended, read));
+        });
+        let out = crate::testing::run_js_with_host(
+            &format!(
+                "const got = [];
+                 const resp = await fetch('http://{addr}/', {{ headers: {{ Upgrade: 'websocket' }} }});
+                 const ws = resp.webSocket;
+                 ws.accept();
+                 ws.onerror = (e) => got.push('error ' + e.message);
+                 const closed = new Promise((resolve) => ws.onclose = (e) => {{
+                   got.push(`close ${{e.code}} ${{e.wasClean}}`);
+                   resolve();
+                 }});
+                 const big = new Uint8Array(1 << 20);
+                 let sent = 0;
+                 while (ws.readyState === WebSocket.OPEN && sent < 400) {{
+                   ws.send(big);
+                   sent++;
+                   await new Promise((r) => setTimeout(r, 0));
+                 }}
+                 ws.send(big);
+                 await closed;
+                 return [sent, got.join('; ')].join('|');"
+            ),
+            private_fetch(),
+        );
+        let _ = go.send(());
+        let (sent, events) = out.split_once('|').unwrap_or((&out, ""));
+        let sent: usize = sent.parse().unwrap_or_else(|_| panic!("{out}"));
+        // The backlog, plus what the kernel's buffers hold on both sides.
+        assert!((17..400).contains(&sent), "{out}");
+        assert_eq!(
+            events,
+            "error WebSocket closed: more than 16 MiB of sent messages were waiting for the \
+             peer to read them.; close 1006 false"
+        );
+        let (ended, read) = outcome
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap();
+        assert!(ended, "the connection stayed open after {read} bytes");
+        assert!(read < sent << 20, "read {read} of {sent} MiB sent");
+        eprintln!("sent {sent} MiB before the socket was full; the server then read {read} bytes");
     }
 
     #[test]

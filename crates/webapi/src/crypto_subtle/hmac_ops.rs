@@ -13,8 +13,17 @@ use super::key::{KeyAlgorithm, KeyInner, Material, Usages};
 use super::{
     hash_of, not_supported, op_err, random_bytes, CResult, Exported, Format, Generated, KeyData,
 };
+use crate::error::WebApiError;
 
 const USAGES: Usages = Usages::SIGN.or(Usages::VERIFY);
+
+/// Longest HMAC key served, in bits (8 KiB). The spec sets no bound, but
+/// key material lives in host memory outside the isolate's heap limit, so a
+/// `length` of 2^31 would otherwise allocate 256 MiB per call. Keys longer
+/// than the hash's block size (at most 1024 bits, SHA-512) are hashed down
+/// before use (RFC 2104 section 2), so longer keys add no strength; the
+/// bound leaves 64 times that.
+pub(crate) const MAX_KEY_BITS: u32 = 65_536;
 
 fn jwk_alg(hash: Hash) -> String {
     format!("HS{}", hash.jose_suffix())
@@ -27,6 +36,9 @@ pub(crate) fn generate(alg: &NormAlg, extractable: bool, usages: Usages) -> CRes
     let length = match alg.p.length {
         None => hash.block_bits(),
         Some(0) => return Err(op_err("The HMAC key length must not be zero.")),
+        // The spec's "if the key generation step fails, throw an
+        // OperationError" is the nearest it has to an unsupported length.
+        Some(n) if n > MAX_KEY_BITS => return Err(too_long(n)),
         Some(n) => n,
     };
     let mut bytes = random_bytes(length.div_ceil(8) as usize)?;
@@ -37,6 +49,12 @@ pub(crate) fn generate(alg: &NormAlg, extractable: bool, usages: Usages) -> CRes
         usages,
         material: Material::Secret(Zeroizing::new(bytes)),
     })))
+}
+
+fn too_long(bits: u32) -> WebApiError {
+    op_err(format!(
+        "HMAC keys longer than {MAX_KEY_BITS} bits are not supported (requested {bits})."
+    ))
 }
 
 /// Clears the bits of the last byte beyond `bits`.
@@ -76,6 +94,12 @@ pub(crate) fn import(
     if bits == 0 {
         return Err(data_err("The HMAC key is empty."));
     }
+    // Each import copies the data into host memory, outside the heap limit.
+    if bits > u64::from(MAX_KEY_BITS) {
+        return Err(data_err(format!(
+            "HMAC keys longer than {MAX_KEY_BITS} bits are not supported (the key data has {bits})."
+        )));
+    }
     let length = match alg.p.length {
         Some(l) if u64::from(l) > bits || u64::from(l) + 8 <= bits => {
             return Err(data_err(format!(
@@ -83,7 +107,8 @@ pub(crate) fn import(
             )))
         }
         Some(l) => l,
-        None => u32::try_from(bits).map_err(|_| data_err("The HMAC key is too long."))?,
+        // Fits: `bits` is at most MAX_KEY_BITS.
+        None => bits as u32,
     };
     Ok((
         KeyAlgorithm::Hmac { hash, length },
@@ -156,9 +181,10 @@ pub(crate) fn verify(key: &KeyInner, signature: &[u8], data: &[u8]) -> CResult<b
 /// The key length `deriveKey` derives for an HMAC key.
 pub(crate) fn key_length(alg: &NormAlg) -> CResult<u32> {
     match alg.p.length {
-        Some(0) => Err(crate::error::WebApiError::type_error(
+        Some(0) => Err(WebApiError::type_error(
             "The HMAC key length must not be zero.",
         )),
+        Some(n) if n > MAX_KEY_BITS => Err(too_long(n)),
         Some(n) => Ok(n),
         None => Ok(hash_of(alg)?.block_bits()),
     }

@@ -516,6 +516,40 @@ fn pbkdf2_output_is_capped() {
     );
 }
 
+/// HMAC key material lives outside the isolate's heap, so its length is
+/// bounded (`hmac_ops::MAX_KEY_BITS`); zero and odd lengths follow the spec.
+#[test]
+fn hmac_key_length_is_bounded() {
+    assert_eq!(
+        js(
+            r#"const H = (length) => ({ name: "HMAC", hash: "SHA-256", length });
+              const gen = (length) => S.generateKey(H(length), true, ["sign"]);
+              const out = [];
+              const max = await gen(65536);
+              out.push(max.algorithm.length, (await S.exportKey("raw", max)).byteLength);
+              out.push(await err(gen(65537)), await err(gen(2 ** 31)), await err(gen(2 ** 32 - 1)), await err(gen(0)));
+              // a length that is not a multiple of 8 rounds the data up and clears the spare bits
+              const odd = await gen(13);
+              const raw = new Uint8Array(await S.exportKey("raw", odd));
+              out.push(odd.algorithm.length, raw.byteLength, raw[1] & 7);
+              const imp = (data, length) => S.importKey("raw", data, H(length), false, ["sign"]);
+              out.push((await imp(new Uint8Array(8192))).algorithm.length, (await imp(new Uint8Array(2), 9)).algorithm.length);
+              out.push(await err(imp(new Uint8Array(8193))), await err(imp(new Uint8Array(8193), 65537)),
+                       await err(imp(new Uint8Array(2), 8)), await err(imp(new Uint8Array(2), 17)),
+                       await err(imp(new Uint8Array(1), 0)), await err(imp(new Uint8Array(0))));
+              // deriveKey asks HMAC for its length before deriving anything
+              const pw = await S.importKey("raw", te.encode("pw"), "HKDF", false, ["deriveKey"]);
+              const hkdf = { name: "HKDF", hash: "SHA-512", salt: new Uint8Array(0), info: new Uint8Array(0) };
+              const dk = (length) => S.deriveKey(hkdf, pw, H(length), false, ["sign"]);
+              out.push((await dk(65536)).algorithm.length, await err(dk(65544)), await err(dk(0)));
+              return out.join();"#
+        ),
+        "65536,8192,OperationError,OperationError,OperationError,OperationError,\
+         13,2,0,65536,9,DataError,DataError,DataError,DataError,DataError,DataError,\
+         65536,OperationError,TypeError"
+    );
+}
+
 #[test]
 fn timing_safe_equal() {
     assert_eq!(
