@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
 """Data benchmark (standard library only). Run through bench/data.
 
-Outpost's D1 binding (SQLite under the hood) against Node.js + better-sqlite3,
-on the same two workloads, each an HTTP server on 127.0.0.1 loaded by wrk:
+Outpost's D1 and KV bindings (SQLite under the hood) against Node.js +
+better-sqlite3, on the same four workloads, each an HTTP server on 127.0.0.1
+loaded by wrk:
 
 - d1-read:  GET /item?id=N (N uniform over 10,000 seeded rows)
             -> SELECT * FROM items WHERE id = ? -> the row as JSON;
 - d1-write: POST /item {"name","price"}
-            -> INSERT INTO items(name, price) VALUES(?, ?) -> {"id": NEW_ID}.
+            -> INSERT INTO items(name, price) VALUES(?, ?) -> {"id": NEW_ID};
+- kv-get:   GET /kv?key=kN (N uniform over 10,000 seeded keys, 100-byte values)
+            -> env.KV.get(key) -> the value as text;
+- kv-put:   POST /kv with 100 bytes -> env.KV.put("w-" + UUID, bytes) -> 204.
+            Node runs the statements Outpost's KV store runs, on a table
+            kv(key TEXT PRIMARY KEY, value BLOB, expiration INTEGER, metadata TEXT).
 
 Runtimes:
 
-- outpost-dev:   `outpost dev --config wrangler.toml`; the database is
-                 .outpost/d1/<id>.sqlite beside the config (synchronous=NORMAL);
+- outpost-dev:   `outpost dev --config wrangler.toml`; the database and the
+                 namespace are .outpost/d1/<id>.sqlite and .outpost/kv/<id>.sqlite
+                 beside the config (synchronous=NORMAL);
 - outpost-serve: `outpost serve` (control plane and node in one process) and
-                 `outpost deploy`; the worker uses the control plane's primary
+                 `outpost deploy`; the worker uses the control plane's primaries
                  directly (synchronous=NORMAL), requests carry
                  `Host: databench.localhost`;
 - node:          bench/workloads/data/node.js, http.createServer and
@@ -23,9 +30,12 @@ Runtimes:
 
 Every case starts from a fresh directory whose database is seeded with
 bench/workloads/data/schema.sql (Outpost: `outpost db execute DB --file`;
-Node: db.exec). The server helpers (ports, process groups, CPU and RSS from
-/proc, wrk parsing, stopping) are bench/lib/bench.py's. Prints one table and
-writes bench/results/data.md and data.json.
+Node: db.exec). The KV cases then seed their keys through the server's own
+POST /kv/seed route (neither `outpost kv` nor the control API has a bulk
+put), before and outside the timed runs. The server helpers (ports, process
+groups, CPU and RSS from /proc, wrk parsing, stopping) are
+bench/lib/bench.py's. Prints one table and writes bench/results/data.md and
+data.json.
 """
 
 from __future__ import annotations
@@ -49,11 +59,17 @@ import bench  # noqa: E402  (the HTTP benchmark driver: build, wrk, process and 
 DATA_DIR = bench.WORKLOADS_DIR / "data"
 SCRATCH = bench.SCRATCH_DIR / "data"
 RUNTIMES = ["outpost-dev", "outpost-serve", "node"]
-WORKLOADS = ["d1-read", "d1-write"]
-WRK_SCRIPT = {"d1-read": "read.lua", "d1-write": "write.lua"}
+WORKLOADS = ["d1-read", "d1-write", "kv-get", "kv-put"]
+WRK_SCRIPT = {"d1-read": "read.lua", "d1-write": "write.lua", "kv-get": "kv-get.lua", "kv-put": "kv-put.lua"}
+WRK_PATH = {"d1-read": "/item", "d1-write": "/item", "kv-get": "/kv", "kv-put": "/kv"}
 WORKER_HOST = "databench.localhost"  # `name` in wrangler.toml + serve's default domain
 SEED_ROWS = 10_000
 WRITE_BODY = {"name": "widget", "price": 9.5}  # the same body as write.lua
+SEED_KEYS = 10_000
+# Keys per POST /kv/seed. A request may use 50 ms of CPU, and on a loaded
+# machine a put can take a few ms (a WAL checkpoint), so batches stay small.
+SEED_BATCH = 25
+PUT_BODY = b"v" * 100  # the same body as kv-put.lua
 START_TIMEOUT_S = 30.0
 
 
@@ -115,13 +131,13 @@ def run_cmd(cmd: list[str], cwd: Path, log_path: Path, timeout: float = 120) -> 
 
 
 def request(port: int, method: str, path: str, host: str | None, body: bytes | None = None,
-            timeout: float = 5.0) -> tuple[int, str, bytes]:
+            timeout: float = 5.0, ctype: str = "application/json") -> tuple[int, str, bytes]:
     """One request over a fresh connection: (status, content-type, body). Raises OSError."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"host": host or f"127.0.0.1:{port}"}
         if body is not None:
-            headers["content-type"] = "application/json"
+            headers["content-type"] = ctype
         conn.request(method, path, body=body, headers=headers)
         r = conn.getresponse()
         return r.status, r.getheader("content-type") or "", r.read()
@@ -131,8 +147,23 @@ def request(port: int, method: str, path: str, host: str | None, body: bytes | N
         conn.close()
 
 
+def seed_value(i: int) -> bytes:
+    """The value seeded under kI, as worker.js and node.js build it: exactly 100 bytes."""
+    return f"value of k{i} ".ljust(100, ".").encode()
+
+
 def check(workload: str, port: int, host: str | None) -> str | None:
     """The same answer from every runtime, or why not."""
+    if workload == "kv-get":
+        status, ctype, body = request(port, "GET", "/kv?key=k42", host)
+        if status != 200:
+            return f"HTTP {status}: {body[:120]!r}"
+        if not ctype.startswith("text/plain"):
+            return f"content-type {ctype!r}"
+        return None if body == seed_value(42) else f"{body[:120]!r}, expected {seed_value(42)!r}"
+    if workload == "kv-put":
+        status, _, body = request(port, "POST", "/kv", host, PUT_BODY, ctype="application/octet-stream")
+        return None if status == 204 and not body else f"HTTP {status}: {body[:120]!r}, expected 204"
     if workload == "d1-read":
         status, ctype, body = request(port, "GET", "/item?id=42", host)
         want = {"id": 42, "name": "item 42", "price": 42.5}
@@ -148,6 +179,39 @@ def check(workload: str, port: int, host: str | None) -> str | None:
     except ValueError:
         return f"not JSON: {body[:120]!r}"
     return None if got == want else f"{got!r}, expected {want!r}"
+
+
+def seed_kv(port: int, host: str | None) -> None:
+    """Puts k1..k10000 through the server's binding, in batches; raises on a failure."""
+    for start in range(1, SEED_KEYS + 1, SEED_BATCH):
+        end = min(start + SEED_BATCH - 1, SEED_KEYS)
+        # A batch cut short by the CPU limit is simply sent again: its puts
+        # write the same values, so the ones already done are only redone.
+        for _attempt in range(3):
+            status, _, body = request(port, "POST", f"/kv/seed?from={start}&to={end}", host, b"", timeout=30.0)
+            if status == 204:
+                break
+        else:
+            raise RuntimeError(f"seeding k{start}..k{end}: HTTP {status}: {body[:120]!r}")
+
+
+def written_keys(port: int, host: str | None) -> int | None:
+    """How many keys the puts stored, counted page by page through the server."""
+    total, cursor = 0, ""
+    try:
+        for _ in range(10_000):
+            path = "/kv/count" + (f"?cursor={cursor}" if cursor else "")
+            status, _, body = request(port, "GET", path, host, timeout=30.0)
+            if status != 200:
+                return None
+            page = json.loads(body)
+            total += page["keys"]
+            if not page["cursor"]:
+                return total
+            cursor = page["cursor"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def last_id(port: int, host: str | None) -> int | None:
@@ -180,7 +244,7 @@ def run_wrk(wrk: str, port: int, workload: str, host: str | None, conns: int, se
     extra = ["-s", str(DATA_DIR / WRK_SCRIPT[workload])]
     if host:
         extra += ["-H", f"Host: {host}"]
-    return bench.run_wrk(wrk, port, secs, latency, conns=conns, path="/item", extra=extra)
+    return bench.run_wrk(wrk, port, secs, latency, conns=conns, path=WRK_PATH[workload], extra=extra)
 
 
 # --------------------------------------------------------------- one case
@@ -265,6 +329,12 @@ def bench_case(runtime: str, binary: str, workload: str, wrk: str, duration: int
         if err := wait_ready(proc, port, "/item?id=1", host):
             row.status, row.note = "failed", f"{err} (see {row.log})"
             return row
+        if workload.startswith("kv-"):
+            try:
+                seed_kv(port, host)
+            except (RuntimeError, OSError) as e:
+                row.status, row.note = "failed", f"setup: {e}"
+                return row
         try:
             bad = check(workload, port, host)
         except OSError as e:
@@ -305,6 +375,14 @@ def bench_case(runtime: str, binary: str, workload: str, wrk: str, duration: int
                 notes.append("the final check insert failed")
             elif after - SEED_ROWS - 2 < row.requests - row.non2xx:
                 notes.append(f"only {after - SEED_ROWS - 2} rows inserted for {row.requests} answered writes")
+        if workload == "kv-put":
+            # The same account for KV: every answered put must be a key (the
+            # check put and the warm-up's add to the count, never subtract).
+            keys = written_keys(port, host)
+            if keys is None:
+                notes.append("counting the written keys failed")
+            elif keys - 1 < row.requests - row.non2xx:
+                notes.append(f"only {keys - 1} keys stored for {row.requests} answered puts")
         row.note = "; ".join(notes)
         return row
     finally:
@@ -336,7 +414,7 @@ def table(rows: list[bench.Row]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="bench/data",
-                                 description="D1 on Outpost vs Node.js + better-sqlite3, over HTTP.")
+                                 description="D1 and KV on Outpost vs Node.js + better-sqlite3, over HTTP.")
     ap.add_argument("--duration", type=int, default=5, metavar="SECS", help="measured wrk run per case (default 5)")
     ap.add_argument("--connections", type=int, default=8, metavar="N", help="wrk connections (default 8)")
     ap.add_argument("--threads", type=int, default=None, metavar="N",
@@ -395,18 +473,19 @@ def main() -> int:
 
     threads = f"`--threads {args.threads}`" if args.threads else "executor threads: Outpost's default, one per core"
     text = "\n".join([
-        "# Outpost data benchmark (D1 vs better-sqlite3)",
+        "# Outpost data benchmark (D1 and KV vs better-sqlite3)",
         "",
         f"- date: {started.strftime('%Y-%m-%d %H:%M:%S %Z')}",
         f"- machine: {load} (at start)",
         f"- load: `wrk -t{bench.WRK_THREADS} -c{args.connections} -d{args.duration}s --latency` after a "
         f"{bench.WARMUP_SECS}s warm-up, all on 127.0.0.1; d1-read: GET /item?id=N, N uniform over "
-        f"{SEED_ROWS:,} rows; d1-write: POST /item, one INSERT each",
+        f"{SEED_ROWS:,} rows; d1-write: POST /item, one INSERT each; kv-get: GET /kv?key=kN, N uniform "
+        f"over {SEED_KEYS:,} keys of 100 bytes; kv-put: POST /kv, one put of 100 bytes under a new key each",
         "- outpost-dev: `outpost dev --config`; outpost-serve: `outpost serve` (embedded control plane "
-        "and node, the worker on the control plane's primary) + `outpost deploy`; both SQLite WAL, "
+        "and node, the worker on the control plane's primaries) + `outpost deploy`; both SQLite WAL, "
         f"synchronous=NORMAL; {threads}",
         "- node: one process, http.createServer + better-sqlite3, WAL, synchronous=NORMAL, statements "
-        "prepared once",
+        "prepared once; KV as the table and statements of Outpost's KV store",
         "- server CPU µs/req: utime+stime of the server's process group over the measured run / requests; "
         "RSS: VmRSS after the run",
         "- versions: " + ", ".join(f"{k} `{v}`" for k, v in versions.items()),

@@ -11,10 +11,11 @@
 //! - `idle_isolate_kib`: heap of one idle hello isolate (QuickJS's own count),
 //!   and `idle_isolate_rss_kib`: process RSS growth per isolate over 500.
 //!
-//! Usage: `outpost-bench isolate [--bundle FILE] [--iterations N]`, or
-//! `outpost-bench replication [--iterations N]` for the data figures (see
-//! [`replication`]).
+//! Usage: `outpost-bench isolate [--bundle FILE] [--iterations N]`, or for
+//! the data figures `outpost-bench replication [--iterations N]` (see
+//! [`replication`]) and `outpost-bench kv [--iterations N]` (see [`kv`]).
 
+mod kv;
 mod replication;
 
 use std::sync::Arc;
@@ -53,14 +54,15 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e6
 }
 
-fn report(metric: &str, mut samples: Vec<Duration>) {
+/// Prints the JSON line of `metric`; returns its (p50, p99) in µs.
+fn report(metric: &str, mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
+    let (p50, p99) = (percentile(&samples, 0.5), percentile(&samples, 0.99));
     println!(
-        "{{\"metric\":\"{metric}\",\"p50\":{:.1},\"p99\":{:.1},\"unit\":\"us\",\"n\":{}}}",
-        percentile(&samples, 0.5),
-        percentile(&samples, 0.99),
+        "{{\"metric\":\"{metric}\",\"p50\":{p50:.1},\"p99\":{p99:.1},\"unit\":\"us\",\"n\":{}}}",
         samples.len()
     );
+    (p50, p99)
 }
 
 /// Times cold starts; returns (cold start samples, fresh-runtime samples).
@@ -166,14 +168,19 @@ fn main() -> anyhow::Result<()> {
     let mut bundle = None;
     let mut n = 200;
     let mut data = false;
+    let mut kv = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "isolate" => {}
             "replication" => data = true,
+            "kv" => kv = true,
             "--bundle" => bundle = args.next(),
             "--iterations" => n = args.next().context("--iterations N")?.parse()?,
             other => anyhow::bail!("unknown argument `{other}`"),
         }
+    }
+    if kv {
+        return kv::run(n);
     }
     if data {
         return replication::run(n);
