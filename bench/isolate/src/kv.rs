@@ -29,7 +29,6 @@ use outpost_bindings::remote::DataKind;
 use outpost_bindings::{KvBinding, KvStore};
 use outpost_control::data::Opened;
 use outpost_control::replicate::{Replicas, Upstream};
-use outpost_control::{Client, ControlConfig, ControlServer, Scope};
 use outpost_runtime::isolate::collect_body;
 use outpost_runtime::{
     Bundle, CompiledBundle, EnvValue, Fresh, HostRequest, Isolate, Limits, WorkerSpec,
@@ -73,17 +72,7 @@ fn read_key(i: usize) -> usize {
 
 /// Runs the measurements with `n` samples of each.
 pub fn run(n: usize) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("outpost-bench-kv-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let control = ControlServer::start(ControlConfig {
-        dir: dir.join("control"),
-        addr: "127.0.0.1:0".parse()?,
-        domain: "localhost".into(),
-        region: "primary".into(),
-        log_retain: 100_000,
-    })?;
-    let token = control.ensure_token_file(&dir.join("node-token"), "bench", Scope::Node)?;
-    let client = Client::new(&control.url(), Some(token))?;
+    let (dir, control, client) = crate::replication::control_plane("kv")?;
     let Opened::Kv(store) = control.data().open(DataKind::Kv, "bench")? else {
         anyhow::bail!("`bench` did not open as a KV namespace");
     };

@@ -25,11 +25,11 @@ use crate::report;
 /// Rows the table holds before the point reads.
 const ROWS: i64 = 10_000;
 
-/// Runs both measurements with `n` samples each. The control plane runs
-/// its own threads; the replica's pull task runs on a runtime made here.
-pub fn run(n: usize) -> anyhow::Result<()> {
-    let dir =
-        std::env::temp_dir().join(format!("outpost-bench-replication-{}", std::process::id()));
+/// A control plane with its HTTP API on 127.0.0.1, in a fresh directory
+/// `outpost-bench-<tag>-<pid>` under the temporary directory, and a client
+/// for it with a node token.
+pub fn control_plane(tag: &str) -> anyhow::Result<(std::path::PathBuf, ControlServer, Client)> {
+    let dir = std::env::temp_dir().join(format!("outpost-bench-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let control = ControlServer::start(ControlConfig {
         dir: dir.join("control"),
@@ -40,6 +40,13 @@ pub fn run(n: usize) -> anyhow::Result<()> {
     })?;
     let token = control.ensure_token_file(&dir.join("node-token"), "bench", Scope::Node)?;
     let client = Client::new(&control.url(), Some(token))?;
+    Ok((dir, control, client))
+}
+
+/// Runs both measurements with `n` samples each. The control plane runs
+/// its own threads; the replica's pull task runs on a runtime made here.
+pub fn run(n: usize) -> anyhow::Result<()> {
+    let (dir, control, client) = control_plane("replication")?;
     let Opened::D1(primary) = control.data().open(DataKind::D1, "bench")? else {
         anyhow::bail!("`bench` did not open as a D1 database");
     };

@@ -67,18 +67,27 @@ export default {
 const HOST: &str = "shop.localhost";
 const DB_ID: &str = "shop-db";
 
-fn shop(root: &Path) -> PathBuf {
-    let d = root.join("shop");
+/// A project `dir` running [`WORKER`] as worker `dir`, binding D1 database `db`
+/// and KV namespace `kv`, both with `primary_region = region` if given.
+fn data_project(root: &Path, dir: &str, db: &str, kv: &str, region: Option<&str>) -> PathBuf {
+    let d = root.join(dir);
     std::fs::create_dir_all(&d).unwrap();
+    let placed = region
+        .map(|r| format!("primary_region = \"{r}\"\n"))
+        .unwrap_or_default();
     std::fs::write(
         d.join("outpost.toml"),
         format!(
-            "name = \"shop\"\nmain = \"index.js\"\n\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"shop\"\ndatabase_id = \"{DB_ID}\"\n\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"sessions\"\n"
+            "name = \"{dir}\"\nmain = \"index.js\"\n\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"{dir}\"\ndatabase_id = \"{db}\"\n{placed}\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"{kv}\"\n{placed}"
         ),
     )
     .unwrap();
     std::fs::write(d.join("index.js"), WORKER).unwrap();
     d
+}
+
+fn shop(root: &Path) -> PathBuf {
+    data_project(root, "shop", DB_ID, "sessions", None)
 }
 
 /// GET `path` on `node`, as JSON text; `None` unless it answered 200.
@@ -447,17 +456,7 @@ const PLACED_DB: &str = "placed-db";
 /// The shop worker as `placed`, its database and namespace with
 /// `primary_region = region`.
 fn placed(root: &Path, region: &str) -> PathBuf {
-    let d = root.join("placed");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(
-        d.join("outpost.toml"),
-        format!(
-            "name = \"placed\"\nmain = \"index.js\"\n\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"placed\"\ndatabase_id = \"{PLACED_DB}\"\nprimary_region = \"{region}\"\n\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"placed-kv\"\nprimary_region = \"{region}\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(d.join("index.js"), WORKER).unwrap();
-    d
+    data_project(root, "placed", PLACED_DB, "placed-kv", Some(region))
 }
 
 fn placed_call(node: SocketAddr, path: &str) -> Option<String> {

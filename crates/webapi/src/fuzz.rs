@@ -1927,6 +1927,35 @@ fn fuzz_html_rewriter() {
     );
 }
 
+/// The heap after running `script` three times in one isolate, each time
+/// followed by its queued jobs and a full collection.
+fn heap_after_each_run(script: &'static str) -> Vec<usize> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        let qjs = AsyncRuntime::new().unwrap();
+        let ctx = AsyncContext::full(&qjs).await.unwrap();
+        ctx.async_with(async |ctx| crate::install(&ctx).unwrap())
+            .await;
+        let mut sizes = Vec::new();
+        for _ in 0..3 {
+            ctx.async_with(async |ctx| {
+                let _: () = ctx.eval(script).unwrap();
+            })
+            .await;
+            // Queued jobs (the streams' start reactions, the reads' first
+            // pulls) hold the streams until they run.
+            while qjs.execute_pending_job().await.expect("no job throws") {}
+            qjs.run_gc().await;
+            sizes.push(qjs.memory_usage().await.malloc_size as usize);
+        }
+        sizes
+    })
+}
+
 /// A `Response` or `Request` body read of a JS stream that never ends is
 /// collected, with the stream, its reader and everything they reference,
 /// once nothing in JS can reach any of it. The read loop is JS promise
@@ -1935,41 +1964,17 @@ fn fuzz_html_rewriter() {
 /// each such read stayed for the isolate's life.
 #[test]
 fn pending_body_read_is_collected() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
-        let qjs = AsyncRuntime::new().unwrap();
-        let ctx = AsyncContext::full(&qjs).await.unwrap();
-        ctx.async_with(async |ctx| crate::install(&ctx).unwrap())
-            .await;
-        let mut sizes = Vec::new();
-        for _ in 0..3 {
-            ctx.async_with(async |ctx| {
-                let _: () = ctx
-                    .eval(
-                        "for (let i = 0; i < 1000; i++) { \
-                           new Response(new ReadableStream({ pull() {} })).text(); \
-                           new Request('https://x/', { method: 'POST', \
-                             body: new ReadableStream({ pull() {} }) }).arrayBuffer(); \
-                         }",
-                    )
-                    .unwrap();
-            })
-            .await;
-            // Queued jobs (the streams' start reactions, the reads' first
-            // pulls) hold the streams until they run.
-            while qjs.execute_pending_job().await.expect("no job throws") {}
-            qjs.run_gc().await;
-            sizes.push(qjs.memory_usage().await.malloc_size);
-        }
-        assert!(
-            sizes[2] <= sizes[0] + (256 << 10),
-            "heap after 2000, 4000, 6000 abandoned body reads: {sizes:?} bytes"
-        );
-    });
+    let sizes = heap_after_each_run(
+        "for (let i = 0; i < 1000; i++) { \
+           new Response(new ReadableStream({ pull() {} })).text(); \
+           new Request('https://x/', { method: 'POST', \
+             body: new ReadableStream({ pull() {} }) }).arrayBuffer(); \
+         }",
+    );
+    assert!(
+        sizes[2] <= sizes[0] + (256 << 10),
+        "heap after 2000, 4000, 6000 abandoned body reads: {sizes:?} bytes"
+    );
 }
 
 /// `cache.put` of a response whose JS body stream never ends is collected
@@ -1978,38 +1983,16 @@ fn pending_body_read_is_collected() {
 /// No host store is needed: the put falls back to the process-wide one.
 #[test]
 fn pending_cache_put_is_collected() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
-        let qjs = AsyncRuntime::new().unwrap();
-        let ctx = AsyncContext::full(&qjs).await.unwrap();
-        ctx.async_with(async |ctx| crate::install(&ctx).unwrap())
-            .await;
-        let mut sizes = Vec::new();
-        for _ in 0..3 {
-            ctx.async_with(async |ctx| {
-                let _: () = ctx
-                    .eval(
-                        "for (let i = 0; i < 2000; i++) { \
-                           caches.default.put(new Request('https://x/' + i), \
-                             new Response(new ReadableStream({ pull() {} }))); \
-                         }",
-                    )
-                    .unwrap();
-            })
-            .await;
-            while qjs.execute_pending_job().await.expect("no job throws") {}
-            qjs.run_gc().await;
-            sizes.push(qjs.memory_usage().await.malloc_size);
-        }
-        assert!(
-            sizes[2] <= sizes[0] + (256 << 10),
-            "heap after 2000, 4000, 6000 abandoned cache puts: {sizes:?} bytes"
-        );
-    });
+    let sizes = heap_after_each_run(
+        "for (let i = 0; i < 2000; i++) { \
+           caches.default.put(new Request('https://x/' + i), \
+             new Response(new ReadableStream({ pull() {} }))); \
+         }",
+    );
+    assert!(
+        sizes[2] <= sizes[0] + (256 << 10),
+        "heap after 2000, 4000, 6000 abandoned cache puts: {sizes:?} bytes"
+    );
 }
 
 // ---------------------------------------------------------------------------
