@@ -13,6 +13,9 @@ use outpost_runtime::{DispatchError, HostRequest, ResponseBody};
 
 use crate::executor::ThreadState;
 
+/// The scheme of the URL a handler sees (TLS ends before the node).
+const URL_SCHEME: &str = "http://";
+
 /// Serves one HTTP/1.1 connection.
 pub async fn connection<I>(io: I, state: Rc<ThreadState>)
 where
@@ -34,19 +37,34 @@ where
 
 /// The phases of one request.
 pub async fn request(mut req: Request<Incoming>, state: Rc<ThreadState>) -> Response<ResponseBody> {
-    // 1. Route by host and path.
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    let Some(spec) = state.routes.route(host.as_deref(), req.uri().path()) else {
+    // 1. Route by host and path. The URL is built first and the host read
+    //    back out of it, so neither needs a copy of its own.
+    let (url, host_len) = {
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let authority = host.unwrap_or("localhost");
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let mut url =
+            String::with_capacity(URL_SCHEME.len() + authority.len() + path_and_query.len());
+        url.push_str(URL_SCHEME);
+        url.push_str(authority);
+        url.push_str(path_and_query);
+        (url, host.map(str::len))
+    };
+    let host = host_len.map(|n| &url[URL_SCHEME.len()..URL_SCHEME.len() + n]);
+    let Some(spec) = state.routes.route(host, req.uri().path()) else {
         return plain(
             StatusCode::NOT_FOUND,
             format!(
                 "No worker is routed for host `{}` and path `{}`.\n",
-                host.as_deref().unwrap_or(""),
+                host.unwrap_or(""),
                 req.uri().path()
             ),
         );
@@ -55,15 +73,6 @@ pub async fn request(mut req: Request<Incoming>, state: Rc<ThreadState>) -> Resp
     // 2. Turn the hyper request into the host request the isolate takes.
     let mut upgrade = crate::websocket::Upgrade::of(&mut req);
     let (parts, body) = req.into_parts();
-    let url = format!(
-        "http://{}{}",
-        host.as_deref().unwrap_or("localhost"),
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
     let body = if body.is_end_stream() {
         None
     } else {

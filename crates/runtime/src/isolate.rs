@@ -78,6 +78,14 @@ pub struct WorkerSpec {
     pub cache: Option<Arc<dyn CacheStore>>,
 }
 
+/// What a cold start keeps: the bound handler, `Request.prototype` and the
+/// handler's format.
+type Started = (
+    Persistent<Function<'static>>,
+    Persistent<Object<'static>>,
+    HandlerFormat,
+);
+
 /// A response, with the isolate's end of a WebSocket when it is a 101 that
 /// carries one.
 pub type Dispatched = (http::Response<ResponseBody>, Option<HostSocket>);
@@ -110,6 +118,9 @@ pub struct Isolate {
     // Field order is drop order: JS handles must be released before the
     // context and runtime that own them.
     dispatch: Persistent<Function<'static>>,
+    /// `Request.prototype`, kept at hand: rquickjs finds a class's prototype
+    /// by hashing its type id in a map on every instance it makes.
+    request_proto: Persistent<Object<'static>>,
     ctx: AsyncContext,
     rt: AsyncRuntime,
     dropped: Rc<Notify>,
@@ -150,66 +161,74 @@ impl Isolate {
         .await;
         rt.set_memory_limit(spec.limits.memory_bytes).await;
         let spec2 = spec.clone();
-        let started = ctx.async_with(
-            async |ctx| -> Result<(Persistent<Function<'static>>, HandlerFormat), StartError> {
-                let _ = ctx.store_userdata(HostInfo {
-                    deployment: spec2.name.clone(),
-                    allow_private_fetch: spec2.allow_private_fetch,
-                    cache: spec2.cache.clone(),
-                    cache_namespace: spec2.name.clone(),
-                });
-                let bind = bind
-                    .restore(&ctx)
-                    .map_err(|e| StartError::Engine(e.to_string()))?;
-                let run = async {
-                    let env = build_env(&ctx, &spec2.env)?;
-                    let bytes = spec2
-                        .bundle
-                        .bytecode
-                        .get(&spec2.bundle.entry)
-                        .cloned()
-                        .ok_or(rquickjs::Error::Unknown)?;
-                    // SAFETY: bytecode written by this process's QuickJS (see CompiledBundle).
-                    let module = unsafe { Module::load(ctx.clone(), &bytes) }?;
-                    let (module, done) = module.eval()?;
-                    done.into_future::<()>().await?;
-                    let ns = module.namespace()?;
-                    let bound: Value = bind.call((ns, env))?;
-                    Ok::<_, rquickjs::Error>(bound)
-                };
-                let bound = match run.await {
-                    Ok(v) => v,
-                    Err(rquickjs::Error::Exception) => {
-                        let e = ctx.catch();
-                        return Err(classify_start(&ctx, &e, &spec2.limits));
-                    }
-                    Err(e) => return Err(StartError::Engine(e.to_string())),
-                };
-                let Some(arr) = bound.as_array() else {
-                    return Err(StartError::NoHandler);
-                };
-                let code: i32 = arr.get(0).map_err(|e| StartError::Engine(e.to_string()))?;
-                let f: Function = arr.get(1).map_err(|e| StartError::Engine(e.to_string()))?;
-                let format = match code {
-                    1 => HandlerFormat::Modules,
-                    2 => HandlerFormat::ServiceWorker,
-                    _ => HandlerFormat::Function,
-                };
-                Ok((Persistent::save(&ctx, f), format))
-            },
-        );
+        let started = ctx.async_with(async |ctx| -> Result<Started, StartError> {
+            let _ = ctx.store_userdata(HostInfo {
+                deployment: spec2.name.clone(),
+                allow_private_fetch: spec2.allow_private_fetch,
+                cache: spec2.cache.clone(),
+                cache_namespace: spec2.name.clone(),
+            });
+            let bind = bind
+                .restore(&ctx)
+                .map_err(|e| StartError::Engine(e.to_string()))?;
+            let run = async {
+                let env = build_env(&ctx, &spec2.env)?;
+                let bytes = spec2
+                    .bundle
+                    .bytecode
+                    .get(&spec2.bundle.entry)
+                    .cloned()
+                    .ok_or(rquickjs::Error::Unknown)?;
+                // SAFETY: bytecode written by this process's QuickJS (see CompiledBundle).
+                let module = unsafe { Module::load(ctx.clone(), &bytes) }?;
+                let (module, done) = module.eval()?;
+                done.into_future::<()>().await?;
+                let ns = module.namespace()?;
+                let bound: Value = bind.call((ns, env))?;
+                Ok::<_, rquickjs::Error>(bound)
+            };
+            let bound = match run.await {
+                Ok(v) => v,
+                Err(rquickjs::Error::Exception) => {
+                    let e = ctx.catch();
+                    return Err(classify_start(&ctx, &e, &spec2.limits));
+                }
+                Err(e) => return Err(StartError::Engine(e.to_string())),
+            };
+            let Some(arr) = bound.as_array() else {
+                return Err(StartError::NoHandler);
+            };
+            let code: i32 = arr.get(0).map_err(|e| StartError::Engine(e.to_string()))?;
+            let f: Function = arr.get(1).map_err(|e| StartError::Engine(e.to_string()))?;
+            let format = match code {
+                1 => HandlerFormat::Modules,
+                2 => HandlerFormat::ServiceWorker,
+                _ => HandlerFormat::Function,
+            };
+            let request_proto = Class::<Request>::prototype(&ctx)
+                .ok()
+                .flatten()
+                .ok_or_else(|| StartError::Engine("Request has no prototype".into()))?;
+            Ok((
+                Persistent::save(&ctx, f),
+                Persistent::save(&ctx, request_proto),
+                format,
+            ))
+        });
         let started = Metered::new(started, meter.clone(), spec.limits.cpu);
-        let (dispatch, format) = match tokio::time::timeout(spec.limits.wall, started).await {
-            Ok(MeteredOutput::Done(r)) => r?,
-            Ok(MeteredOutput::OverCpu) => {
-                return Err(StartError::Limit(LimitKind::Cpu(spec.limits.cpu)))
-            }
-            Err(_) => return Err(StartError::Limit(LimitKind::Wall(spec.limits.wall))),
-        };
+        let (dispatch, request_proto, format) =
+            match tokio::time::timeout(spec.limits.wall, started).await {
+                Ok(MeteredOutput::Done(r)) => r?,
+                Ok(MeteredOutput::OverCpu) => {
+                    return Err(StartError::Limit(LimitKind::Cpu(spec.limits.cpu)))
+                }
+                Err(_) => return Err(StartError::Limit(LimitKind::Wall(spec.limits.wall))),
+            };
         let dropped = Rc::new(Notify::new());
         spawn_driver(&rt, meter.clone(), spec.limits, dropped.clone());
         Ok(Isolate {
             dispatch,
+            request_proto,
             ctx,
             rt,
             dropped,
@@ -299,9 +318,9 @@ impl Isolate {
             .async_with(async |ctx| -> Result<Dispatched, DispatchError> {
                 let outcome = async {
                     let dispatch = self.dispatch.clone().restore(&ctx)?;
-                    let request = Class::instance(
-                        ctx.clone(),
-                        Request::incoming(req.method.as_str(), req.url, req.headers, req.body),
+                    let request = Class::instance_proto(
+                        Request::from_host(req.method, req.url, req.headers, req.body),
+                        self.request_proto.clone().restore(&ctx)?,
                     )?;
                     let result: Value = dispatch.call((request,))?;
                     let value: Value = match result.as_promise() {

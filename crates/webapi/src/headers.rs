@@ -5,11 +5,14 @@
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
 use rquickjs::{
-    atom::PredefinedAtom, class::Trace, function::Opt, Array, Class, Ctx, Function, JsLifetime,
-    Object, Result, Value,
+    atom::PredefinedAtom, class::Trace, function::Opt, qjs, Array, Class, Ctx, Function,
+    JsLifetime, Object, Result, Value,
 };
 
 use crate::error::{OrThrow, WebApiError};
+
+/// QuickJS's class id of ordinary objects (`{}`), which are never `Headers`.
+const ORDINARY_OBJECT_CLASS: u32 = 1;
 
 /// Who may change a `Headers` object.
 ///
@@ -53,14 +56,14 @@ impl Headers {
 
     /// Adds `name: value` after validating both, as `append` does.
     pub fn append_pair(&mut self, name: &str, value: &str) -> std::result::Result<(), WebApiError> {
-        let (name, value) = validate(name, value)?;
+        let (name, value) = validate(name.as_bytes(), value.as_bytes())?;
         self.map.append(name, value);
         Ok(())
     }
 
     /// Sets `name: value`, replacing earlier values, as `set` does.
     pub fn set_pair(&mut self, name: &str, value: &str) -> std::result::Result<(), WebApiError> {
-        let (name, value) = validate(name, value)?;
+        let (name, value) = validate(name.as_bytes(), value.as_bytes())?;
         self.map.insert(name, value);
         Ok(())
     }
@@ -70,17 +73,40 @@ impl Headers {
         if init.is_undefined() || init.is_null() {
             return Ok(());
         }
-        if let Some(other) = crate::webidl::class_of::<Headers>(&init) {
-            self.map.extend(other.borrow().map.clone());
-            return Ok(());
+        let raw = ctx.as_raw().as_ptr();
+        // SAFETY: reads the tag and class id of a live value.
+        let (is_object, ordinary) = unsafe {
+            let is_object = qjs::JS_VALUE_GET_TAG(init.as_raw()) == qjs::JS_TAG_OBJECT;
+            (
+                is_object,
+                is_object && qjs::JS_GetClassID(init.as_raw()) == ORDINARY_OBJECT_CLASS,
+            )
+        };
+        if !ordinary {
+            if let Some(other) = crate::webidl::class_of::<Headers>(&init) {
+                self.map.extend(other.borrow().map.clone());
+                return Ok(());
+            }
         }
-        let Some(obj) = init.as_object() else {
+        if !is_object {
             return Err(WebApiError::type_error(
                 "Headers init must be an object, an array of pairs or a Headers",
             )
             .throw(ctx));
+        }
+        // SAFETY: `init` is a live object of `ctx`; the result is owned by
+        // the `Value` made of it.
+        let iter_fn = unsafe {
+            let f = qjs::JS_GetProperty(
+                raw,
+                init.as_raw(),
+                qjs::JS_ATOM_Symbol_iterator as qjs::JSAtom,
+            );
+            if qjs::JS_IsException(f) {
+                return Err(rquickjs::Error::Exception);
+            }
+            Value::from_raw(ctx.clone(), f)
         };
-        let iter_fn: Value = obj.get(PredefinedAtom::SymbolIterator)?;
         if iter_fn.is_function() {
             let arr: Array = ctx
                 .globals()
@@ -103,15 +129,57 @@ impl Headers {
                 self.append_pair(&name.0, &value.0).or_throw(ctx)?;
             }
         } else {
-            for key in obj.keys::<String>() {
-                let key = key?;
-                let value: rquickjs::Coerced<String> = obj.get(&key)?;
-                self.append_pair(&key, &value.0).or_throw(ctx)?;
-            }
+            self.fill_record(ctx, &init)?;
         }
         Ok(())
     }
 
+    /// Fills from a `record<ByteString, ByteString>`, the usual
+    /// `{ "content-type": "..." }` of a response. This goes to the engine
+    /// directly: keys stay atoms and both strings are read in place (QuickJS
+    /// lends an ASCII string's bytes without copying), where rquickjs's
+    /// wrappers cost more than the header itself.
+    ///
+    /// Spec: <https://webidl.spec.whatwg.org/#es-record>
+    fn fill_record<'js>(&mut self, ctx: &Ctx<'js>, obj: &Value<'js>) -> Result<()> {
+        let raw = ctx.as_raw().as_ptr();
+        let mut tab: *mut qjs::JSPropertyEnum = std::ptr::null_mut();
+        let mut len: u32 = 0;
+        let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as i32;
+        // SAFETY: `obj` is a live object of `ctx`; the table is freed below.
+        unsafe {
+            if qjs::JS_GetOwnPropertyNames(raw, &mut tab, &mut len, obj.as_raw(), flags) < 0 {
+                return Err(rquickjs::Error::Exception);
+            }
+            let result = self.fill_props(ctx, obj, std::slice::from_raw_parts(tab, len as usize));
+            qjs::JS_FreePropertyEnum(raw, tab, len);
+            result
+        }
+    }
+
+    /// # Safety
+    /// `props` must be own property names of `obj`, a live object of `ctx`.
+    unsafe fn fill_props<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        obj: &Value<'js>,
+        props: &[qjs::JSPropertyEnum],
+    ) -> Result<()> {
+        let raw = ctx.as_raw().as_ptr();
+        for prop in props {
+            let value = qjs::JS_GetProperty(raw, obj.as_raw(), prop.atom);
+            if qjs::JS_IsException(value) {
+                return Err(rquickjs::Error::Exception);
+            }
+            // Owns the value from here on.
+            let value = Value::from_raw(ctx.clone(), value);
+            let name = EngineUtf8::of_atom(raw, prop.atom)?;
+            let value = EngineUtf8::of_value(raw, value.as_raw())?;
+            let (name, value) = validate(name.bytes(), value.bytes()).or_throw(ctx)?;
+            self.map.append(name, value);
+        }
+        Ok(())
+    }
     fn check_mutable(&self) -> std::result::Result<(), WebApiError> {
         match self.guard {
             Guard::None => Ok(()),
@@ -158,28 +226,105 @@ fn combined(map: &HeaderMap, name: &str) -> Option<String> {
     Some(s)
 }
 
+/// The bytes QuickJS converts a string to, borrowed from the engine: UTF-8,
+/// except that an unpaired surrogate comes out as its 3-byte (invalid UTF-8)
+/// encoding, which is why they are not read as a `str`.
+struct EngineUtf8 {
+    ctx: *mut qjs::JSContext,
+    ptr: *const std::ffi::c_char,
+    len: usize,
+}
+
+impl EngineUtf8 {
+    /// The name of a property.
+    ///
+    /// # Safety
+    /// `atom` must be live in `ctx`.
+    unsafe fn of_atom(ctx: *mut qjs::JSContext, atom: qjs::JSAtom) -> Result<Self> {
+        let mut len: qjs::size_t = 0;
+        let ptr = qjs::JS_AtomToCStringLen(ctx, &mut len, atom);
+        Self::checked(ctx, ptr, len as usize)
+    }
+
+    /// `ToString(value)`, which may run script (and throw) for an object.
+    ///
+    /// # Safety
+    /// `value` must be live in `ctx`.
+    unsafe fn of_value(ctx: *mut qjs::JSContext, value: qjs::JSValue) -> Result<Self> {
+        let mut len: usize = 0;
+        let ptr = qjs::JS_ToCStringLen(ctx, &mut len, value);
+        Self::checked(ctx, ptr, len)
+    }
+
+    fn checked(ctx: *mut qjs::JSContext, ptr: *const std::ffi::c_char, len: usize) -> Result<Self> {
+        if ptr.is_null() {
+            // The engine has the exception (or ran out of memory).
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Self { ctx, ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the engine keeps `len` bytes at `ptr` until freed in `drop`.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for EngineUtf8 {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `JS_ToCStringLen`/`JS_AtomToCStringLen` of `ctx`.
+        unsafe { qjs::JS_FreeCString(self.ctx, self.ptr) }
+    }
+}
+
 /// Validates a header name and normalizes a value (strips leading and trailing
-/// HTTP whitespace), rejecting what the spec rejects.
+/// HTTP whitespace), rejecting what the spec rejects. Both come as the UTF-8
+/// of the JS strings.
 fn validate(
-    name: &str,
-    value: &str,
+    name: &[u8],
+    value: &[u8],
 ) -> std::result::Result<(HeaderName, HeaderValue), WebApiError> {
-    let header_name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| WebApiError::type_error(format!("Invalid header name: \"{name}\"")))?;
-    let trimmed = value.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+    let header_name = HeaderName::from_bytes(name).map_err(|_| {
+        WebApiError::type_error(format!(
+            "Invalid header name: \"{}\"",
+            String::from_utf8_lossy(name)
+        ))
+    })?;
+    let header_value = byte_string_value(value).ok_or_else(|| {
+        WebApiError::type_error(format!(
+            "Invalid header value for \"{}\"",
+            String::from_utf8_lossy(name)
+        ))
+    })?;
+    Ok((header_name, header_value))
+}
+
+/// A header value from the UTF-8 of a JS string read as a `ByteString`
+/// (each code unit one byte), trimmed of HTTP whitespace; `None` when a code
+/// unit is over 0xFF or is NUL, LF or CR.
+fn byte_string_value(utf8: &[u8]) -> Option<HeaderValue> {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = utf8.iter().position(|b| !is_space(b)).unwrap_or(utf8.len());
+    let end = utf8
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |i| i + 1);
+    let trimmed = &utf8[start..end];
+    if trimmed.is_ascii() {
+        // The common case: UTF-8 and Latin-1 agree, and `HeaderValue`
+        // rejects NUL, LF and CR (with every other control but tab) itself.
+        return HeaderValue::from_bytes(trimmed).ok();
+    }
+    let text = std::str::from_utf8(trimmed).ok()?;
     let mut bytes = Vec::with_capacity(trimmed.len());
-    for c in trimmed.chars() {
+    for c in text.chars() {
         let code = c as u32;
         if code > 0xFF || code == 0 || code == 0x0A || code == 0x0D {
-            return Err(WebApiError::type_error(format!(
-                "Invalid header value for \"{name}\""
-            )));
+            return None;
         }
         bytes.push(code as u8);
     }
-    let header_value = HeaderValue::from_bytes(&bytes)
-        .map_err(|_| WebApiError::type_error(format!("Invalid header value for \"{name}\"")))?;
-    Ok((header_name, header_value))
+    HeaderValue::from_bytes(&bytes).ok()
 }
 
 fn lower_name(name: &str) -> std::result::Result<HeaderName, WebApiError> {
@@ -328,6 +473,32 @@ mod tests {
         assert!(run_js("new Headers().set('x', 'a\\nb')").starts_with("THROWN TypeError"));
         assert!(run_js("new Headers().set('x', '\\u0100')").starts_with("THROWN TypeError"));
         assert!(run_js("new Headers([['a']])").starts_with("THROWN TypeError"));
+    }
+
+    /// A record is read straight from the engine; these are the conversions
+    /// it must still make.
+    #[test]
+    fn records_convert_keys_and_values() {
+        let out = run_js(
+            "let reads = 0;
+             const init = {b: 1, 2: true, get a() { reads++; return 'x\\u00e9'; }, [Symbol('s')]: 'skipped'};
+             Object.defineProperty(init, 'hidden', {value: 'no', enumerable: false});
+             const h = new Headers(init);
+             const e = h.get('a');
+             return JSON.stringify([[...h], reads, e.length, e.charCodeAt(1)]);",
+        );
+        assert_eq!(out, r#"[[["2","true"],["a","xé"],["b","1"]],1,2,233]"#);
+        assert!(run_js("new Headers({a: Symbol('s')})").starts_with("THROWN TypeError"));
+        assert!(run_js("new Headers({a: '\\ud800'})").starts_with("THROWN TypeError"));
+        assert!(run_js("new Headers({'a': '\\u0100'})").starts_with("THROWN TypeError"));
+        assert!(
+            run_js("new Headers({get a() { throw new RangeError('from getter'); }})")
+                .starts_with("THROWN RangeError")
+        );
+        assert!(
+            run_js("new Headers({a: {toString() { throw new SyntaxError('ts'); }}})")
+                .starts_with("THROWN SyntaxError")
+        );
     }
 
     #[test]

@@ -101,30 +101,49 @@ impl<'js> LazyHeaders<'js> {
 #[derive(Trace, JsLifetime)]
 #[rquickjs::class]
 pub struct Request<'js> {
+    // `http::Method` holds the standard methods (and short others) inline,
+    // so the request of every HTTP request costs no allocation for them.
     #[qjs(skip_trace)]
-    method: String,
+    method: http::Method,
     #[qjs(skip_trace)]
     url: String,
     headers: LazyHeaders<'js>,
     body: BodySlot<'js>,
     #[qjs(skip_trace)]
-    redirect: String,
+    redirect: &'static str,
     signal: Option<Object<'js>>,
     cf: Option<Value<'js>>,
 }
 
 impl<'js> Request<'js> {
     /// Builds the request the host delivers to a handler (immutable headers).
+    /// A `method` that is not an HTTP token is taken as `GET`; the host's
+    /// HTTP parser has already refused such requests.
     pub fn incoming(method: &str, url: String, headers: HeaderMap, body: Option<HostBody>) -> Self {
+        Self::from_host(
+            http::Method::from_bytes(method.as_bytes()).unwrap_or_default(),
+            url,
+            headers,
+            body,
+        )
+    }
+
+    /// [`Request::incoming`] for a method the host has parsed already.
+    pub fn from_host(
+        method: http::Method,
+        url: String,
+        headers: HeaderMap,
+        body: Option<HostBody>,
+    ) -> Self {
         Self {
-            method: method.to_owned(),
+            method,
             url,
             headers: LazyHeaders::Map(headers, Guard::Immutable),
             body: BodySlot::new(match body {
                 Some(b) => Body::Host(Box::pin(b)),
                 None => Body::None,
             }),
-            redirect: "follow".into(),
+            redirect: "follow",
             signal: None,
             cf: None,
         }
@@ -132,7 +151,7 @@ impl<'js> Request<'js> {
 
     /// The request's method.
     pub fn method_str(&self) -> &str {
-        &self.method
+        self.method.as_str()
     }
 
     /// The request's URL.
@@ -142,7 +161,7 @@ impl<'js> Request<'js> {
 
     /// The redirect mode (`follow`, `manual`, `error`).
     pub fn redirect_mode(&self) -> &str {
-        &self.redirect
+        self.redirect
     }
 
     /// The abort signal, if one was given.
@@ -164,7 +183,7 @@ impl<'js> Request<'js> {
 /// Normalizes a method name: the spec's six are upper-cased, others kept.
 ///
 /// Spec: <https://fetch.spec.whatwg.org/#concept-method-normalize>
-fn normalize_method(ctx: &Ctx<'_>, m: &str) -> Result<String> {
+fn normalize_method(ctx: &Ctx<'_>, m: &str) -> Result<http::Method> {
     if m.is_empty() || !m.bytes().all(is_token_byte) {
         return Err(WebApiError::type_error(format!(
             "Invalid HTTP method: \"{m}\""
@@ -172,14 +191,20 @@ fn normalize_method(ctx: &Ctx<'_>, m: &str) -> Result<String> {
         .or_throw(ctx);
     }
     let upper = m.to_ascii_uppercase();
-    match upper.as_str() {
-        "CONNECT" | "TRACE" | "TRACK" => Err(WebApiError::type_error(format!(
-            "Forbidden HTTP method: \"{m}\""
-        )))
-        .or_throw(ctx),
-        "DELETE" | "GET" | "HEAD" | "OPTIONS" | "POST" | "PUT" => Ok(upper),
-        _ => Ok(m.to_owned()),
-    }
+    let name = match upper.as_str() {
+        "CONNECT" | "TRACE" | "TRACK" => {
+            return Err(WebApiError::type_error(format!(
+                "Forbidden HTTP method: \"{m}\""
+            )))
+            .or_throw(ctx)
+        }
+        "DELETE" | "GET" | "HEAD" | "OPTIONS" | "POST" | "PUT" => upper.as_str(),
+        _ => m,
+    };
+    // Every token is a valid `http::Method`.
+    http::Method::from_bytes(name.as_bytes())
+        .map_err(|_| WebApiError::type_error(format!("Invalid HTTP method: \"{m}\"")))
+        .or_throw(ctx)
 }
 
 fn is_token_byte(b: u8) -> bool {
@@ -221,18 +246,18 @@ impl<'js> Request<'js> {
                 url: other.url.clone(),
                 headers: LazyHeaders::Map(other.headers.clone_map(), Guard::None),
                 body: BodySlot::new(body),
-                redirect: other.redirect.clone(),
+                redirect: other.redirect,
                 signal: other.signal.clone(),
                 cf: other.cf.clone(),
             }
         } else {
             let s: rquickjs::Coerced<String> = rquickjs::FromJs::from_js(&ctx, input)?;
             Request {
-                method: "GET".into(),
+                method: http::Method::GET,
                 url: parse_absolute_url(&ctx, &s.0)?,
                 headers: LazyHeaders::Map(HeaderMap::new(), Guard::None),
                 body: BodySlot::default(),
-                redirect: "follow".into(),
+                redirect: "follow",
                 signal: None,
                 cf: None,
             }
@@ -248,13 +273,17 @@ impl<'js> Request<'js> {
                 req.headers = LazyHeaders::Map(h.take_map(), Guard::None);
             }
             if let Some(r) = init.get::<_, Option<String>>("redirect")? {
-                if !matches!(r.as_str(), "follow" | "manual" | "error") {
-                    return Err(WebApiError::type_error(format!(
-                        "Invalid redirect mode: {r}"
-                    )))
-                    .or_throw(&ctx);
-                }
-                req.redirect = r;
+                req.redirect = match r.as_str() {
+                    "follow" => "follow",
+                    "manual" => "manual",
+                    "error" => "error",
+                    _ => {
+                        return Err(WebApiError::type_error(format!(
+                            "Invalid redirect mode: {r}"
+                        )))
+                        .or_throw(&ctx)
+                    }
+                };
             }
             let signal: Value = init.get("signal")?;
             if let Some(s) = signal.as_object() {
@@ -272,13 +301,13 @@ impl<'js> Request<'js> {
                 req.body = BodySlot::new(extracted.body);
             }
         }
-        body::check_method_allows_body(&ctx, &req.method, !req.body.is_none())?;
+        body::check_method_allows_body(&ctx, req.method.as_str(), !req.body.is_none())?;
         Ok(req)
     }
 
     #[qjs(get)]
-    fn method(&self) -> String {
-        self.method.clone()
+    fn method(&self) -> &str {
+        self.method.as_str()
     }
 
     #[qjs(get)]
@@ -292,8 +321,8 @@ impl<'js> Request<'js> {
     }
 
     #[qjs(get)]
-    fn redirect(&self) -> String {
-        self.redirect.clone()
+    fn redirect(&self) -> &'static str {
+        self.redirect
     }
 
     #[qjs(get)]
@@ -325,7 +354,7 @@ impl<'js> Request<'js> {
             url: self.url.clone(),
             headers: LazyHeaders::Map(self.headers.clone_map(), Guard::None),
             body: self.body.try_clone(&ctx)?,
-            redirect: self.redirect.clone(),
+            redirect: self.redirect,
             signal: self.signal.clone(),
             cf: self.cf.clone(),
         })

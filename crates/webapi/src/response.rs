@@ -2,9 +2,12 @@
 //!
 //! Spec: <https://fetch.spec.whatwg.org/#response-class>
 
-use http::HeaderMap;
+mod json;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
 use rquickjs::{
-    class::Trace, function::Opt, Class, Ctx, JsLifetime, Object, Promise, Result, Value,
+    class::Trace, function::Opt, qjs, Class, Ctx, JsLifetime, Object, Promise, Result, Value,
 };
 
 use crate::body::{self, Body, BodySlot, HostBody, ReadAs};
@@ -102,20 +105,127 @@ fn is_redirect_status(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
+/// A body with the `Content-Type` it implies.
+struct Typed<'js> {
+    body: Body<'js>,
+    content_type: Option<HeaderValue>,
+}
+
+impl<'js> From<body::Extracted<'js>> for Typed<'js> {
+    fn from(e: body::Extracted<'js>) -> Self {
+        Self {
+            body: e.body,
+            content_type: e
+                .content_type
+                .and_then(|ct| HeaderValue::from_str(&ct).ok()),
+        }
+    }
+}
+
+/// Extracts a body, taking an ASCII string (the usual `new Response("...")`)
+/// straight from the engine's buffer.
+///
+/// Spec: <https://fetch.spec.whatwg.org/#concept-bodyinit-extract>
+fn extract<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Typed<'js>> {
+    if let Some(s) = value.as_string() {
+        let text = s.clone().to_cstring()?;
+        // SAFETY: `as_ptr` and `len` describe the buffer `text` keeps alive.
+        let utf8 = unsafe { std::slice::from_raw_parts(text.as_ptr().cast::<u8>(), text.len()) };
+        if utf8.is_ascii() {
+            return Ok(Typed {
+                body: Body::Bytes(Bytes::copy_from_slice(utf8)),
+                content_type: Some(HeaderValue::from_static("text/plain;charset=UTF-8")),
+            });
+        }
+    }
+    body::extract(ctx, value).map(Typed::from)
+}
+
+/// The members of `ResponseInit`, in the order they are read (WebIDL reads a
+/// dictionary's members in lexicographic order).
+const INIT_MEMBERS: [&str; 4] = ["headers", "status", "statusText", "webSocket"];
+
+/// [`INIT_MEMBERS`] as atoms, made once per runtime when `Response` is
+/// installed. Reading a member by a Rust string makes its atom each time
+/// (hashing the name and looking it up in the atom table), which was most of
+/// the cost of reading a `ResponseInit`.
+struct InitAtoms<'js> {
+    ctx: Ctx<'js>,
+    atoms: [qjs::JSAtom; 4],
+}
+
+// SAFETY: the only lifetime is the context's.
+unsafe impl<'js> JsLifetime<'js> for InitAtoms<'js> {
+    type Changed<'to> = InitAtoms<'to>;
+}
+
+impl<'js> InitAtoms<'js> {
+    fn new(ctx: &Ctx<'js>) -> Result<Self> {
+        let raw = ctx.as_raw().as_ptr();
+        let mut atoms = [qjs::JS_ATOM_NULL; 4];
+        for (atom, name) in atoms.iter_mut().zip(INIT_MEMBERS) {
+            // SAFETY: `name` is valid for its length; the atom is freed on drop.
+            *atom = unsafe { qjs::JS_NewAtomLen(raw, name.as_ptr().cast(), name.len() as _) };
+        }
+        let made = Self {
+            ctx: ctx.clone(),
+            atoms,
+        };
+        if made.atoms.contains(&qjs::JS_ATOM_NULL) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(made)
+    }
+}
+
+impl Drop for InitAtoms<'_> {
+    fn drop(&mut self) {
+        for atom in self.atoms {
+            if atom != qjs::JS_ATOM_NULL {
+                // SAFETY: made by `JS_NewAtomLen` in this context's runtime.
+                unsafe { qjs::JS_FreeAtom(self.ctx.as_raw().as_ptr(), atom) };
+            }
+        }
+    }
+}
+
+/// Reads the members of a `ResponseInit` (`undefined` when absent), in
+/// [`INIT_MEMBERS`] order.
+fn init_members<'js>(ctx: &Ctx<'js>, init: &Object<'js>) -> Result<[Value<'js>; 4]> {
+    // Copied out so that no userdata stays borrowed while getters run.
+    let atoms = ctx.userdata::<InitAtoms>().map(|a| a.atoms);
+    let mut values: [Value<'js>; 4] = std::array::from_fn(|_| Value::new_undefined(ctx.clone()));
+    for (i, value) in values.iter_mut().enumerate() {
+        *value = match atoms {
+            // SAFETY: `init` is a live object and the atom lives as long as
+            // the runtime; the result is owned by the `Value` made of it.
+            Some(atoms) => unsafe {
+                let v = qjs::JS_GetProperty(ctx.as_raw().as_ptr(), init.as_raw(), atoms[i]);
+                if qjs::JS_IsException(v) {
+                    return Err(rquickjs::Error::Exception);
+                }
+                Value::from_raw(ctx.clone(), v)
+            },
+            None => init.get(INIT_MEMBERS[i])?,
+        };
+    }
+    Ok(values)
+}
+
 /// Applies a `ResponseInit` and body to a fresh response.
 ///
 /// Spec: <https://fetch.spec.whatwg.org/#initialize-a-response>
 fn initialize<'js>(
     ctx: &Ctx<'js>,
     init: Option<Object<'js>>,
-    body: Option<body::Extracted<'js>>,
+    body: Option<Typed<'js>>,
 ) -> Result<Response<'js>> {
     let mut status = 200u16;
     let mut status_text = String::new();
     let mut headers = HeaderMap::new();
     let mut web_socket = None;
     if let Some(init) = &init {
-        let s: Value = init.get("status")?;
+        let [h, s, t, ws] = init_members(ctx, init)?;
         if !s.is_undefined() {
             let n: f64 = rquickjs::Coerced::<f64>::from_js(ctx, s)?.0;
             if !(200.0..=599.0).contains(&n) || n.fract() != 0.0 {
@@ -129,7 +239,7 @@ fn initialize<'js>(
             }
             status = n as u16;
         }
-        if let Some(t) = init.get::<_, Option<String>>("statusText")? {
+        if let Some(t) = Option::<String>::from_js(ctx, t)? {
             if t.chars()
                 .any(|c| c == '\r' || c == '\n' || (c as u32) > 0xFF)
             {
@@ -137,13 +247,11 @@ fn initialize<'js>(
             }
             status_text = t;
         }
-        let h: Value = init.get("headers")?;
         if !h.is_undefined() {
             let mut hh = Headers::default();
             hh.fill(ctx, h)?;
             headers = hh.take_map();
         }
-        let ws: Value = init.get("webSocket")?;
         if !ws.is_undefined() && !ws.is_null() {
             if !crate::websocket::is_web_socket(&ws) {
                 return Err(WebApiError::type_error(
@@ -169,11 +277,9 @@ fn initialize<'js>(
                 )))
                 .or_throw(ctx);
             }
-            if let Some(ct) = &extracted.content_type {
+            if let Some(ct) = extracted.content_type {
                 if !headers.contains_key(http::header::CONTENT_TYPE) {
-                    if let Ok(v) = http::HeaderValue::from_str(ct) {
-                        headers.insert(http::header::CONTENT_TYPE, v);
-                    }
+                    headers.insert(http::header::CONTENT_TYPE, ct);
                 }
             }
         }
@@ -203,7 +309,7 @@ impl<'js> Response<'js> {
     #[qjs(constructor)]
     fn new(ctx: Ctx<'js>, body: Opt<Value<'js>>, init: Opt<Object<'js>>) -> Result<Self> {
         let extracted = match body.0 {
-            Some(b) => Some(body::extract(&ctx, b)?),
+            Some(b) => Some(extract(&ctx, b)?),
             None => None,
         };
         initialize(&ctx, init.0, extracted)
@@ -212,12 +318,19 @@ impl<'js> Response<'js> {
     /// Spec: <https://fetch.spec.whatwg.org/#dom-response-json>
     #[qjs(static)]
     fn json(ctx: Ctx<'js>, data: Value<'js>, init: Opt<Object<'js>>) -> Result<Self> {
-        let Some(text) = ctx.json_stringify(data)? else {
-            return Err(WebApiError::type_error("Value is not JSON serializable")).or_throw(&ctx);
+        let bytes = match json::stringify(&ctx, &data) {
+            Some(text) => Bytes::from(text),
+            None => {
+                let Some(text) = ctx.json_stringify(data)? else {
+                    return Err(WebApiError::type_error("Value is not JSON serializable"))
+                        .or_throw(&ctx);
+                };
+                Bytes::from(text.to_string()?)
+            }
         };
-        let extracted = body::Extracted {
-            body: Body::Bytes(bytes::Bytes::from(text.to_string()?)),
-            content_type: Some("application/json".into()),
+        let extracted = Typed {
+            body: Body::Bytes(bytes),
+            content_type: Some(HeaderValue::from_static("application/json")),
         };
         initialize(&ctx, init.0, Some(extracted))
     }
@@ -361,6 +474,9 @@ impl<'js> Response<'js> {
 
 /// Installs the `Response` global.
 pub fn init(ctx: &Ctx<'_>) -> Result<()> {
+    // Stored now, while no other userdata is borrowed. Without it (should
+    // another userdata be borrowed) members are read by name.
+    let _ = ctx.store_userdata(InitAtoms::new(ctx)?);
     Class::<Response>::define(&ctx.globals())
 }
 
@@ -397,6 +513,76 @@ mod tests {
         assert!(run_js("new Response('x', {status: 204})").starts_with("THROWN TypeError"));
         assert!(run_js("Response.redirect('https://a/', 200)").starts_with("THROWN RangeError"));
         assert!(run_js("Response.json(undefined)").starts_with("THROWN TypeError"));
+    }
+
+    /// `Response.json` writes plain data itself; whatever it writes must be
+    /// what `JSON.stringify` writes, and what it declines must still be.
+    #[test]
+    fn json_matches_json_stringify() {
+        let out = run_js(
+            r#"const cases = [
+                 0, -0, 1, -1, 2147483647, -2147483648, 2 ** 31, 2 ** 53, -(2 ** 53) - 2, 1e15, 1e16, 1e20, 1e21, 1e22,
+                 123.456, -0.5, 0.1 + 0.2, 1e-6, 1e-7, 1.5e-7, 5e-324, 1.7976931348623157e308, 123456789012345680,
+                 1 / 3, 13.37 * 3, NaN, Infinity, -Infinity, true, false, null, "", "plain",
+                 "q\"b\\s/\n\r\t\b\f\u0000\u001f\u007f", "\u00e9 \u00fc \u4e2d \ud83d\ude00", "lone \ud800 surrogate", "\udc00",
+                 [], {}, [1, "a", null, undefined, () => 1, Symbol("s"), [2, [3]]],
+                 {a: 1, b: undefined, c: () => 1, d: Symbol("x"), e: {f: [true]}, 2: "two", 1: "one", "k\n": 1},
+                 {toJSON() { return "custom"; }}, new Date(0), [new Date(0)], {d: new Date(0)},
+                 Object.create(null), Object.assign(Object.create(null), {x: 1}), new (class P { constructor() { this.y = 2; } })(),
+                 new Map([[1, 2]]), [new Set()], new Number(3), new String("s"), new Boolean(false), [1, , 3],
+                 Object.defineProperty({}, "hidden", {value: 1, enumerable: false}),
+                 new Proxy({a: 1}, {}), [new Proxy([1], {})], new Uint8Array([1, 2]), /re/g, new Error("e"),
+                 "x".repeat(3) + "y", `t${1}${"\u00e9"}`,
+                 [{a: 1, "k\n": "x"}, {a: 2, "k\n": [{a: 3}]}, {"k\n": 4, b: {a: 5}}],
+               ];
+               const out = [];
+               for (const c of cases) {
+                 let want, got;
+                 try { want = JSON.stringify(c); } catch (e) { want = "throws " + e.name; }
+                 try { got = await Response.json(c).text(); } catch (e) { got = "throws " + e.name; }
+                 if (want === undefined) want = "throws TypeError";
+                 if (got !== want) out.push(`${String(want)} != ${got}`);
+               }
+               // Getters run once, in order, and only the engine runs them.
+               let calls = 0;
+               const g = {a: 1, get b() { calls++; return [calls]; }, c: 3};
+               const withGetter = await Response.json(g).text();
+               if (withGetter !== '{"a":1,"b":[1],"c":3}' || calls !== 1) out.push("getter " + withGetter + calls);
+               // A toJSON on a prototype is honoured.
+               Object.prototype.toJSON = function () { return "proto"; };
+               const proto = await Response.json({a: 1}).text();
+               delete Object.prototype.toJSON;
+               if (proto !== '"proto"') out.push("proto toJSON " + proto);
+               Array.prototype.toJSON = function () { return "arr"; };
+               const arr = await Response.json({a: [1]}).text();
+               delete Array.prototype.toJSON;
+               if (arr !== '{"a":"arr"}') out.push("array toJSON " + arr);
+               // Cycles and BigInts throw as JSON.stringify does.
+               const cyc = {}; cyc.self = cyc;
+               for (const bad of [cyc, [cyc], 1n, {n: 1n}]) {
+                 try { Response.json(bad); out.push("no throw"); } catch (e) { if (e.name !== "TypeError") out.push(e.name); }
+               }
+               // Many magnitudes, to cover every layout of a number.
+               for (let i = -30; i <= 30; i++) {
+                 for (const m of [1, 1.5, 7.25, 123456.789, 3.0000000000000004]) {
+                   const x = m * 10 ** i;
+                   const got = await Response.json([x, -x]).text();
+                   if (got !== JSON.stringify([x, -x])) out.push(`${x}: ${got}`);
+                 }
+               }
+               return out.length ? out.join("; ") : "ok";"#,
+        );
+        assert_eq!(out, "ok");
+    }
+
+    #[test]
+    fn string_bodies() {
+        let out = run_js(
+            "const a = new Response('plain'); const b = new Response('\\u00e9\\u{1F600}');
+             const c = new Response('x', {headers: {'content-type': 'text/html'}});
+             return [await a.text(), a.headers.get('content-type'), (await b.text()).length, c.headers.get('content-type')].join('|');",
+        );
+        assert_eq!(out, "plain|text/plain;charset=UTF-8|3|text/html");
     }
 
     #[test]
