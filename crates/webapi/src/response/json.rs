@@ -126,9 +126,16 @@ impl Writer {
     }
 
     fn int(&mut self, n: i32) {
-        let mut buf = [0u8; 11];
+        if n < 0 {
+            self.out.push(b'-');
+        }
+        self.digits(u64::from(n.unsigned_abs()));
+    }
+
+    /// `m` in decimal.
+    fn digits(&mut self, mut m: u64) {
+        let mut buf = [0u8; 20];
         let mut i = buf.len();
-        let mut m = n.unsigned_abs();
         loop {
             i -= 1;
             buf[i] = b'0' + (m % 10) as u8;
@@ -136,10 +143,6 @@ impl Writer {
             if m == 0 {
                 break;
             }
-        }
-        if n < 0 {
-            i -= 1;
-            buf[i] = b'-';
         }
         self.out.extend_from_slice(&buf[i..]);
     }
@@ -160,18 +163,10 @@ impl Writer {
         if x.fract() == 0.0 && x.abs() < 1e15 {
             // Integral and exact in i64: the digits are the integer's.
             let n = x as i64;
-            let mut buf = [0u8; 20];
-            let mut i = buf.len();
-            let mut m = n.unsigned_abs();
-            while m > 0 {
-                i -= 1;
-                buf[i] = b'0' + (m % 10) as u8;
-                m /= 10;
-            }
             if n < 0 {
                 self.out.push(b'-');
             }
-            self.out.extend_from_slice(&buf[i..]);
+            self.digits(n.unsigned_abs());
             return;
         }
         // Rust's `{:e}` gives the shortest digits that read back as `x`,
@@ -226,24 +221,8 @@ impl Writer {
             }
             self.out.push(b'e');
             self.out.push(if n - 1 < 0 { b'-' } else { b'+' });
-            self.int_unsigned((n - 1).unsigned_abs());
+            self.digits(u64::from((n - 1).unsigned_abs()));
         }
-    }
-
-    fn int_unsigned(&mut self, m: u32) {
-        // Exponents have at most three digits.
-        let mut buf = [0u8; 10];
-        let mut i = buf.len();
-        let mut m = m;
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-            if m == 0 {
-                break;
-            }
-        }
-        self.out.extend_from_slice(&buf[i..]);
     }
 
     unsafe fn string_value(&mut self, v: qjs::JSValue) -> Step {
