@@ -1355,12 +1355,7 @@ mod tests {
     /// cycles) must free everything; QuickJS aborts the process otherwise.
     #[test]
     fn pending_timeout_is_released_with_the_runtime() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        crate::testing::block_on_local(async {
             let qjs = rquickjs::AsyncRuntime::new().unwrap();
             let ctx = rquickjs::AsyncContext::full(&qjs).await.unwrap();
             ctx.async_with(async |ctx| {

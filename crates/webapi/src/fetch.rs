@@ -1446,12 +1446,7 @@ if (typeof ReadableStream === 'undefined') {
     /// chunked body.
     fn run_with_incoming(url: &str, script: &str) -> String {
         use http_body_util::BodyExt;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        crate::testing::block_on_local(async {
             let qjs = rquickjs::AsyncRuntime::new().unwrap();
             let ctx = rquickjs::AsyncContext::full(&qjs).await.unwrap();
             let script = format!("{STREAM_SHIM}\n(async () => {{ {script} }})()");
@@ -1525,12 +1520,7 @@ if (typeof ReadableStream === 'undefined') {
             std::thread::sleep(Duration::from_secs(2));
             chunk(conn, b"");
         });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async {
+        crate::testing::block_on_local(async {
             let qjs = rquickjs::AsyncRuntime::new().unwrap();
             let ctx = rquickjs::AsyncContext::full(&qjs).await.unwrap();
             let script = format!(

@@ -1022,12 +1022,7 @@ mod tests {
     #[test]
     fn parses_host_bodies() {
         use http_body_util::BodyExt;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        let out = local.block_on(&rt, async {
+        let out = crate::testing::block_on_local(async {
             let qjs = rquickjs::AsyncRuntime::new().unwrap();
             let ctx = rquickjs::AsyncContext::full(&qjs).await.unwrap();
             let out = ctx

@@ -583,12 +583,7 @@ fn run_target(
 ) -> Stats {
     let Settings { budget, seed } = settings(target);
     let watchdog = Watchdog::start(target, seed);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    let stats = local.block_on(&rt, async {
+    let stats = crate::testing::block_on_local(async {
         let qjs = AsyncRuntime::new().unwrap();
         qjs.set_memory_limit(MEMORY_LIMIT).await;
         // Stops JavaScript that loops (say, an endless chain of microtasks)
@@ -1930,12 +1925,7 @@ fn fuzz_html_rewriter() {
 /// The heap after running `script` three times in one isolate, each time
 /// followed by its queued jobs and a full collection.
 fn heap_after_each_run(script: &'static str) -> Vec<usize> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
+    crate::testing::block_on_local(async {
         let qjs = AsyncRuntime::new().unwrap();
         let ctx = AsyncContext::full(&qjs).await.unwrap();
         ctx.async_with(async |ctx| crate::install(&ctx).unwrap())

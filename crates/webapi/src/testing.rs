@@ -16,13 +16,18 @@ pub fn run_js_with_host(body: &str, host: crate::host::HostInfo) -> String {
     run_js_inner(body, Some(host))
 }
 
-fn run_js_inner(body: &str, host: Option<crate::host::HostInfo>) -> String {
+/// Runs `fut` to completion on a current-thread tokio runtime, inside a
+/// `LocalSet`: isolates are `!Send`, and their futures spawn local tasks.
+pub fn block_on_local<F: std::future::Future>(fut: F) -> F::Output {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async {
+    tokio::task::LocalSet::new().block_on(&rt, fut)
+}
+
+fn run_js_inner(body: &str, host: Option<crate::host::HostInfo>) -> String {
+    block_on_local(async {
         let qjs = AsyncRuntime::new().unwrap();
         let ctx = AsyncContext::full(&qjs).await.unwrap();
         let out = ctx

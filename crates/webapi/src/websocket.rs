@@ -1500,11 +1500,7 @@ mod tests {
     fn host_side_of_a_returned_pair() {
         use super::{take_for_host, WsMessage, MAX_PENDING};
         use rquickjs::{AsyncContext, AsyncRuntime, Object, Value};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        tokio::task::LocalSet::new().block_on(&rt, async {
+        crate::testing::block_on_local(async {
             let qjs = AsyncRuntime::new().unwrap();
             let ctx = AsyncContext::full(&qjs).await.unwrap();
             ctx.async_with(async |ctx| {
