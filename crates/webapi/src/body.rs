@@ -14,6 +14,7 @@ use rquickjs::{class::Trace, ArrayBuffer, Ctx, Function, Object, Promise, Result
 
 use crate::buffer::buffer_source_bytes;
 use crate::error::{OrThrow, WebApiError};
+use crate::streams::OnChunkError;
 
 /// Error type of host bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -265,10 +266,17 @@ pub async fn read_all<'js>(ctx: Ctx<'js>, body: Body<'js>) -> Result<Bytes> {
         Body::Stream(stream) => {
             let out = Rc::new(RefCell::new(Bytes::new()));
             let out2 = out.clone();
-            read_js_stream(&ctx, &stream, move |ctx, bytes| {
-                *out2.borrow_mut() = bytes;
-                Ok(Value::new_undefined(ctx.clone()))
-            })?
+            // Fetch leaves a stream with a chunk that is not bytes uncancelled.
+            read_js_stream(
+                &ctx,
+                &stream,
+                None,
+                OnChunkError::Keep,
+                move |ctx, bytes| {
+                    *out2.borrow_mut() = bytes;
+                    Ok(Value::new_undefined(ctx.clone()))
+                },
+            )?
             .into_future::<()>()
             .await?;
             Ok(out.take())
@@ -276,53 +284,77 @@ pub async fn read_all<'js>(ctx: Ctx<'js>, body: Body<'js>) -> Result<Bytes> {
     }
 }
 
+/// A bound on a JS body stream read: at most `.0` bytes, else the error
+/// `.1` makes of the bound.
+pub(crate) type ReadLimit = (u64, fn(&Ctx<'_>, u64) -> rquickjs::Error);
+
 /// Reads a JS `ReadableStream` of byte chunks to its end; the promise
-/// settles with what `finish` makes of the bytes.
+/// settles with what `finish` makes of the bytes. A chunk that is not bytes,
+/// or one that would take the body past `limit`, rejects the read, and
+/// `on_chunk_error` says what then becomes of the stream.
 ///
 /// The read loop runs in JS ([`crate::streams::read_fully`]) and the two
 /// functions it calls back hold only Rust values, so a read that never ends
 /// leaves nothing the garbage collector cannot see: a Rust future awaiting
 /// each chunk would keep the stream and all it references alive for the
 /// isolate's life.
-fn read_js_stream<'js>(
+pub(crate) fn read_js_stream<'js>(
     ctx: &Ctx<'js>,
     stream: &Object<'js>,
-    finish: impl Fn(&Ctx<'js>, Bytes) -> Result<Value<'js>> + 'js,
+    limit: Option<ReadLimit>,
+    on_chunk_error: crate::streams::OnChunkError,
+    finish: impl FnOnce(&Ctx<'js>, Bytes) -> Result<Value<'js>> + 'js,
 ) -> Result<Promise<'js>> {
     let out = Rc::new(RefCell::new(BytesMut::new()));
     let out2 = out.clone();
     let on_chunk = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, chunk: Value<'js>| -> Result<()> {
-            append_chunk(&ctx, &mut out.borrow_mut(), &chunk)
+            let cap = limit.map_or(u64::MAX, |(cap, _)| cap);
+            match (
+                append_chunk(&ctx, &mut out.borrow_mut(), &chunk, cap)?,
+                limit,
+            ) {
+                (false, Some((cap, too_big))) => Err(too_big(&ctx, cap)),
+                _ => Ok(()),
+            }
         },
     )?;
+    let finish = RefCell::new(Some(finish));
     let on_done = Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> Result<Value<'js>> {
-        let bytes = out2.take().freeze();
-        finish(&ctx, bytes)
+        // A read closes once, so this runs once.
+        let finish = finish.take().ok_or(rquickjs::Error::Unknown)?;
+        finish(&ctx, out2.take().freeze())
     })?;
-    // Fetch leaves a stream with a chunk that is not bytes uncancelled.
-    crate::streams::read_fully(
-        ctx,
-        stream,
-        on_chunk,
-        on_done,
-        crate::streams::OnChunkError::Keep,
-    )
+    crate::streams::read_fully(ctx, stream, on_chunk, on_done, on_chunk_error)
 }
 
 /// Appends a body stream's chunk to `out`: the bytes of a `BufferSource`,
-/// or the UTF-8 of a string; anything else is a `TypeError`.
-fn append_chunk<'js>(ctx: &Ctx<'js>, out: &mut BytesMut, chunk: &Value<'js>) -> Result<()> {
+/// or the UTF-8 of a string; anything else is a `TypeError`. `Ok(false)`,
+/// with nothing appended, when `out` would pass `cap` bytes.
+fn append_chunk<'js>(
+    ctx: &Ctx<'js>,
+    out: &mut BytesMut,
+    chunk: &Value<'js>,
+    cap: u64,
+) -> Result<bool> {
+    let fits = |out: &BytesMut, n: usize| (out.len() as u64).saturating_add(n as u64) <= cap;
     if let Some(s) = chunk.as_string() {
-        out.extend_from_slice(s.to_string()?.as_bytes());
-        return Ok(());
+        let s = s.to_string()?;
+        if !fits(out, s.len()) {
+            return Ok(false);
+        }
+        out.extend_from_slice(s.as_bytes());
+        return Ok(true);
     }
     match crate::webidl::buffer_source(ctx, chunk)? {
-        Some(view) => {
-            view.with_bytes(|b| out.extend_from_slice(b));
-            Ok(())
-        }
+        Some(view) => Ok(view.with_bytes(|b| {
+            let ok = fits(out, b.len());
+            if ok {
+                out.extend_from_slice(b);
+            }
+            ok
+        })),
         None => Err(
             WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array")
                 .throw(ctx),
@@ -399,7 +431,7 @@ pub fn consume_typed<'js>(
         return Ok(promise);
     }
     if let Body::Stream(stream) = body {
-        return read_js_stream(ctx, &stream, move |ctx, bytes| {
+        return read_js_stream(ctx, &stream, None, OnChunkError::Keep, move |ctx, bytes| {
             convert(ctx, &bytes, read_as, content_type.as_deref())
         });
     }

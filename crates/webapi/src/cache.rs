@@ -13,19 +13,17 @@
 //! <https://w3c.github.io/ServiceWorker/#cache-interface>, and for freshness,
 //! conditional and range requests RFC 9111 and RFC 9110.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::BodyExt;
 use rquickjs::{
-    atom::PredefinedAtom, class::Trace, function::Opt, object::Property, Class, Ctx, Function,
-    JsLifetime, Object, Promise, Result, Value,
+    atom::PredefinedAtom, class::Trace, function::Opt, object::Property, Class, Ctx, JsLifetime,
+    Object, Promise, Result, Value,
 };
 
 use crate::body::{Body, HostBody};
@@ -687,43 +685,6 @@ async fn read_capped<'js>(ctx: &Ctx<'js>, body: Pin<Box<HostBody>>, cap: u64) ->
     }
 }
 
-/// Appends a stream chunk (a `BufferSource`, or a string as UTF-8) to `out`,
-/// failing rather than letting `out` pass `cap` bytes.
-fn append_capped<'js>(
-    ctx: &Ctx<'js>,
-    out: &mut BytesMut,
-    chunk: &Value<'js>,
-    cap: u64,
-) -> Result<()> {
-    let fits = |out: &BytesMut, n: usize| (out.len() + n) as u64 <= cap;
-    if let Some(s) = chunk.as_string() {
-        let s = s.to_string()?;
-        if !fits(out, s.len()) {
-            return Err(too_big(ctx, cap));
-        }
-        out.extend_from_slice(s.as_bytes());
-        return Ok(());
-    }
-    let Some(view) = crate::webidl::buffer_source(ctx, chunk)? else {
-        return Err(
-            WebApiError::type_error("ReadableStream chunks in a body must be Uint8Array")
-                .throw(ctx),
-        );
-    };
-    let appended = view.with_bytes(|b| {
-        let ok = fits(out, b.len());
-        if ok {
-            out.extend_from_slice(b);
-        }
-        ok
-    });
-    if appended {
-        Ok(())
-    } else {
-        Err(too_big(ctx, cap))
-    }
-}
-
 /// An entry waiting for its body.
 struct PendingPut {
     store: Arc<dyn CacheStore>,
@@ -760,28 +721,15 @@ fn put_js_stream<'js>(
     cap: u64,
     pending: PendingPut,
 ) -> Result<Promise<'js>> {
-    let out = Rc::new(RefCell::new(BytesMut::new()));
-    let out2 = out.clone();
-    let on_chunk = Function::new(
-        ctx.clone(),
-        move |ctx: Ctx<'js>, chunk: Value<'js>| -> Result<()> {
-            append_capped(&ctx, &mut out.borrow_mut(), &chunk, cap)
-        },
-    )?;
-    let pending = RefCell::new(Some(pending));
-    let on_done = Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> Result<Promise<'js>> {
-        // A read closes once, so this runs once.
-        let pending = pending.take().ok_or(rquickjs::Error::Unknown)?;
-        let body = out2.take().freeze();
-        let ctx2 = ctx.clone();
-        Promise::wrap_future(&ctx, pending.commit(ctx2, body))
-    })?;
-    crate::streams::read_fully(
+    crate::body::read_js_stream(
         ctx,
         stream,
-        on_chunk,
-        on_done,
+        Some((cap, too_big)),
         crate::streams::OnChunkError::Cancel,
+        move |ctx, body| {
+            let ctx2 = ctx.clone();
+            Ok(Promise::wrap_future(ctx, pending.commit(ctx2, body))?.into_value())
+        },
     )
 }
 
