@@ -599,7 +599,7 @@ async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply, Co
         }
         E::Nodes => json(StatusCode::OK, &shared.nodes()),
         E::DataList => json(StatusCode::OK, &shared.databases()?),
-        E::Data(op, kind, id) => match shared.placement(kind, &id)? {
+        E::Data(op, kind, id) => match shared.placement(kind, &id) {
             Some(placed) if op == DataOp::Call => {
                 forward_call(req, shared, &placed, kind, &id).await
             }
@@ -707,14 +707,13 @@ impl Shared {
     }
 
     /// Where the primary of a database lives, if a node holds it.
-    fn placement(&self, kind: DataKind, id: &str) -> Result<Option<Placement>, ControlError> {
-        Ok(self
-            .state
+    fn placement(&self, kind: DataKind, id: &str) -> Option<Placement> {
+        self.state
             .borrow()
             .placements
             .iter()
             .find(|p| p.kind == kind.as_str() && p.id == id)
-            .cloned())
+            .cloned()
     }
 
     /// The placements a new version needs: one for every database it binds
@@ -733,9 +732,8 @@ impl Shared {
                 continue;
             };
             crate::store::check_data_id(&b.id)?;
-            let placed = self.placement(kind, &b.id)?;
-            let placed_region = match &placed {
-                Some(p) => Some(p.region.clone()),
+            let placed_region = match self.placement(kind, &b.id) {
+                Some(p) => Some(p.region),
                 None if self.data.exists(kind, &b.id) => Some(here.clone()),
                 None => None,
             };
