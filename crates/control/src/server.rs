@@ -48,11 +48,11 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::api::{
-    BundleInfo, DesiredState, NewToken, NewVersion, NodeReport, NodeStatus, Placement, Rollback,
-    RouteEntry, Scope, TokenInfo, BUNDLE_HASH_HEADER, NODE_REPORT_HEADER,
+    BundleInfo, Deployed, DesiredState, NewToken, NewVersion, NodeReport, NodeStatus, Placement,
+    Rollback, RouteEntry, Scope, TokenInfo, BUNDLE_HASH_HEADER, NODE_REPORT_HEADER,
 };
 use crate::data::{DataOp, DatabaseInfo, Primaries, MAX_CALL_BYTES};
-use crate::store::Store;
+use crate::store::{region_conflict, Store};
 use crate::ControlError;
 use outpost_bindings::remote::DataKind;
 
@@ -513,13 +513,8 @@ async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Reply, Co
         E::NewVersion(name) => {
             let body: NewVersion = read_json(req).await?;
             let placements = shared.place_primaries(&body)?;
-            let deployed = shared.mutate(|s| {
-                for p in &placements {
-                    s.place(p)?;
-                }
-                s.create_version(&name, &body)
-            })?;
-            for p in &placements {
+            let (deployed, placed) = shared.deploy(&name, &body, &placements)?;
+            for p in &placed {
                 tracing::info!(
                     "placed the primary of {} database `{}` on node {} (region `{}`)",
                     p.kind,
@@ -706,6 +701,41 @@ impl Shared {
         Ok(out)
     }
 
+    /// Creates a version of `name` from `version` and records `placements`
+    /// (from [`Shared::place_primaries`]) first, under the store lock.
+    /// Returns the deployment and the placements that were new: a deploy
+    /// that raced this one may have recorded the same database first.
+    fn deploy(
+        &self,
+        name: &str,
+        version: &NewVersion,
+        placements: &[Placement],
+    ) -> Result<(Deployed, Vec<Placement>), ControlError> {
+        self.mutate(|s| {
+            // The placements were decided from the published state, before
+            // this lock: a racing deploy may have placed one of these
+            // databases since, perhaps in another region, or one that
+            // `place_primaries` left with the control plane because nothing
+            // had placed it yet. Check every `primary_region` again against
+            // the store before writing anything, so a refused deploy
+            // records no placement either.
+            for (kind, id, region) in primary_regions(version) {
+                if let Some(placed) = s.placed_region(kind.as_str(), id)? {
+                    if placed != region {
+                        return Err(region_conflict(kind.as_str(), id, &placed, region));
+                    }
+                }
+            }
+            let mut new = Vec::new();
+            for p in placements {
+                if s.place(p)?.is_some() {
+                    new.push(p.clone());
+                }
+            }
+            Ok((s.create_version(name, version)?, new))
+        })
+    }
+
     /// Where the primary of a database lives, if a node holds it.
     fn placement(&self, kind: DataKind, id: &str) -> Option<Placement> {
         self.state
@@ -724,30 +754,36 @@ impl Shared {
     fn place_primaries(&self, version: &NewVersion) -> Result<Vec<Placement>, ControlError> {
         let here = self.data.region().to_string();
         let nodes = self.nodes();
+        // One database bound twice (under two names) must not ask for two
+        // regions: only the first would count, silently.
+        let mut asked: Vec<(DataKind, &str, &str)> = Vec::new();
+        for (kind, id, region) in primary_regions(version) {
+            match asked.iter().find(|(k, i, _)| *k == kind && *i == id) {
+                Some((_, _, first)) if *first != region => {
+                    return Err(ControlError::BadRequest(format!(
+                        "{} database `{id}` is bound twice with different primary_region values (`{first}` and `{region}`)",
+                        kind.as_str()
+                    )));
+                }
+                Some(_) => {}
+                None => asked.push((kind, id, region)),
+            }
+        }
         let mut out: Vec<Placement> = Vec::new();
-        let bindings = (version.data.d1.iter().map(|b| (DataKind::D1, b)))
-            .chain(version.data.kv.iter().map(|b| (DataKind::Kv, b)));
-        for (kind, b) in bindings {
-            let Some(region) = b.primary_region.as_deref() else {
-                continue;
-            };
-            crate::store::check_data_id(&b.id)?;
-            let placed_region = match self.placement(kind, &b.id) {
+        for (kind, id, region) in primary_regions(version) {
+            crate::store::check_data_id(id)?;
+            let placed_region = match self.placement(kind, id) {
                 Some(p) => Some(p.region),
-                None if self.data.exists(kind, &b.id) => Some(here.clone()),
+                None if self.data.exists(kind, id) => Some(here.clone()),
                 None => None,
             };
             if let Some(placed_region) = placed_region {
                 if placed_region != region {
-                    return Err(ControlError::Conflict(format!(
-                        "{kind} database `{}` has its primary in region `{placed_region}`, not \
-                         `{region}`: a primary stays where it was first placed",
-                        b.id
-                    )));
+                    return Err(region_conflict(kind.as_str(), id, &placed_region, region));
                 }
                 continue;
             }
-            if region == here || out.iter().any(|p| p.kind == kind.as_str() && p.id == b.id) {
+            if region == here || out.iter().any(|p| p.kind == kind.as_str() && p.id == id) {
                 continue;
             }
             let node = nodes
@@ -755,16 +791,15 @@ impl Shared {
                 .find(|n| n.online && n.report.region == region && !n.report.data_url.is_empty())
                 .ok_or_else(|| {
                     ControlError::Unavailable(format!(
-                        "{kind} database `{}` wants its primary in region `{region}`, but no \
+                        "{kind} database `{id}` wants its primary in region `{region}`, but no \
                          node of that region is following: start one with \
                          `outpost serve --control URL --region {region}`, or drop `primary_region` \
-                         to keep the primary with the control plane (region `{here}`)",
-                        b.id
+                         to keep the primary with the control plane (region `{here}`)"
                     ))
                 })?;
             out.push(Placement {
                 kind: kind.as_str().to_string(),
-                id: b.id.clone(),
+                id: id.to_string(),
                 region: region.to_string(),
                 node: node.report.id.clone(),
                 url: node.report.data_url.clone(),
@@ -813,6 +848,15 @@ impl Shared {
         });
         list
     }
+}
+
+/// The databases `version` binds with a `primary_region`: kind, id and that
+/// region.
+fn primary_regions(version: &NewVersion) -> impl Iterator<Item = (DataKind, &str, &str)> {
+    let d1 = version.data.d1.iter().map(|b| (DataKind::D1, b));
+    let kv = version.data.kv.iter().map(|b| (DataKind::Kv, b));
+    d1.chain(kv)
+        .filter_map(|(kind, b)| Some((kind, b.id.as_str(), b.primary_region.as_deref()?)))
 }
 
 /// Marks a node as polling while a long-poll is open.
@@ -1088,4 +1132,122 @@ pub(crate) fn error_reply(e: &ControlError) -> Reply {
         r = r.header(http::header::WWW_AUTHENTICATE, "Bearer");
     }
     r.body(Full::new(Bytes::from(body))).expect("response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{DataBinding, DataBindings};
+
+    const BUNDLE: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    /// A control plane in region `here` without its HTTP side, with one
+    /// node of region `eu` following.
+    fn shared(tag: &str) -> Shared {
+        let dir = std::env::temp_dir().join(format!("outpost-server-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = Store::open(&dir.join(DB_FILE), "localhost").unwrap().store;
+        store.set_region("here");
+        store.put_bundle(BUNDLE, b"bundle", 1).unwrap();
+        let snapshot = store.snapshot().unwrap();
+        let node = NodeReport {
+            id: "node-eu".into(),
+            region: "eu".into(),
+            data_url: "http://node-eu.internal:9000".into(),
+            ..NodeReport::default()
+        };
+        Shared {
+            store: Mutex::new(store),
+            data: Arc::new(Primaries::new(&dir, "here", 16)),
+            state: watch::Sender::new(Arc::new(snapshot)),
+            nodes: Mutex::new(HashMap::from([(
+                node.id.clone(),
+                NodeEntry {
+                    report: node,
+                    last_seen: Instant::now(),
+                    polling: 1,
+                },
+            )])),
+        }
+    }
+
+    fn binding_shop(region: &str) -> NewVersion {
+        NewVersion {
+            bundle: BUNDLE.into(),
+            data: DataBindings {
+                d1: vec![DataBinding {
+                    binding: "DB".into(),
+                    id: "shop".into(),
+                    primary_region: Some(region.into()),
+                }],
+                kv: Vec::new(),
+            },
+            ..NewVersion::default()
+        }
+    }
+
+    /// Deploys that decided on their placements from the same published
+    /// state (the database not placed yet), applied one after the other:
+    /// the one that agrees with the recorded region is accepted without a
+    /// placement of its own, the one that does not gets a 409.
+    #[test]
+    fn deploys_racing_to_place_one_database() {
+        let shared = shared("race");
+        let first = binding_shop("eu");
+        let second = binding_shop("eu");
+        let with_control = binding_shop("here");
+        let first_placements = shared.place_primaries(&first).unwrap();
+        let second_placements = shared.place_primaries(&second).unwrap();
+        let control_placements = shared.place_primaries(&with_control).unwrap();
+        assert_eq!(first_placements.len(), 1);
+        assert_eq!(second_placements, first_placements);
+        assert!(control_placements.is_empty());
+
+        let (_, placed) = shared.deploy("a", &first, &first_placements).unwrap();
+        assert_eq!(placed, first_placements);
+        let (deployed, placed) = shared.deploy("b", &second, &second_placements).unwrap();
+        assert_eq!(deployed.version, 1);
+        assert!(placed.is_empty(), "already placed by the first: {placed:?}");
+
+        let refused = shared
+            .deploy("c", &with_control, &control_placements)
+            .unwrap_err();
+        assert!(matches!(refused, ControlError::Conflict(_)), "{refused:?}");
+        assert_eq!(
+            refused.to_string(),
+            "d1 database `shop` has its primary in region `eu`, not `here`: a primary stays \
+             where it was first placed"
+        );
+        assert_eq!(error_reply(&refused).status(), StatusCode::CONFLICT);
+        let state = shared.state.borrow().clone();
+        assert_eq!(state.placements, first_placements);
+        let workers: Vec<_> = state.workers.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(workers, ["a", "b"]);
+    }
+
+    /// One version binding a database twice must ask one region for it.
+    #[test]
+    fn one_database_bound_twice_with_two_regions_is_refused() {
+        let shared = shared("twice");
+        let mut version = binding_shop("eu");
+        let mut other = version.data.d1[0].clone();
+        other.binding = "DB2".into();
+        version.data.d1.push(other.clone());
+        assert_eq!(shared.place_primaries(&version).unwrap().len(), 1);
+        for region in ["here", "us"] {
+            version.data.d1[1].primary_region = Some(region.into());
+            let refused = shared.place_primaries(&version).unwrap_err();
+            assert!(
+                matches!(refused, ControlError::BadRequest(_)),
+                "{refused:?}"
+            );
+            assert_eq!(
+                refused.to_string(),
+                format!(
+                    "d1 database `shop` is bound twice with different primary_region values (`eu` and `{region}`)"
+                )
+            );
+        }
+    }
 }

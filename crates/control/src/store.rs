@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS tokens (
     created INTEGER NOT NULL);
 ";
 
+/// The refusal of a `primary_region` (`wanted`) that contradicts the region
+/// where the primary of database `id` of `kind` already is (`placed`): data
+/// does not move.
+pub(crate) fn region_conflict(kind: &str, id: &str, placed: &str, wanted: &str) -> ControlError {
+    ControlError::Conflict(format!(
+        "{kind} database `{id}` has its primary in region `{placed}`, not `{wanted}`: a primary \
+         stays where it was first placed"
+    ))
+}
+
 /// The control plane's state database.
 pub struct Store {
     conn: Connection,
@@ -325,11 +335,22 @@ impl Store {
 
     /// Records that `placement.node` holds the primary of a database from
     /// now on. A placement is permanent: the data lives there.
-    pub fn place(&mut self, placement: &Placement) -> Result<u64, ControlError> {
+    ///
+    /// Returns the new state version, or `None` if the database was already
+    /// placed in the same region (a deploy that raced this one recorded it
+    /// first; its node stays). A database already placed in another region
+    /// is refused with [`ControlError::Conflict`].
+    pub fn place(&mut self, placement: &Placement) -> Result<Option<u64>, ControlError> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        // The deploy handler decides on a placement from the published
+        // state, before it takes the store lock, so two deploys of the same
+        // new database both get here with one. The row already there wins
+        // (the first deploy's node may have created the data by now); the
+        // later one is only acceptable if it agrees on the region.
+        let n = tx.execute(
             "INSERT INTO placements (kind, id, region, node, url, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (kind, id) DO NOTHING",
             params![
                 placement.kind,
                 placement.id,
@@ -339,9 +360,39 @@ impl Store {
                 now()
             ],
         )?;
+        if n == 0 {
+            let placed: String = tx.query_row(
+                "SELECT region FROM placements WHERE kind = ?1 AND id = ?2",
+                [&placement.kind, &placement.id],
+                |r| r.get(0),
+            )?;
+            if placed != placement.region {
+                return Err(region_conflict(
+                    &placement.kind,
+                    &placement.id,
+                    &placed,
+                    &placement.region,
+                ));
+            }
+            return Ok(None);
+        }
         let sv = bump(&tx)?;
         tx.commit()?;
-        Ok(sv)
+        Ok(Some(sv))
+    }
+
+    /// The region where a node holds the primary of database `id` of
+    /// `kind`, if one does. Read from the store itself, so under the store
+    /// lock it is current, unlike the published state.
+    pub fn placed_region(&self, kind: &str, id: &str) -> Result<Option<String>, ControlError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT region FROM placements WHERE kind = ?1 AND id = ?2",
+                [kind, id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Records that `node` now serves its data API at `url` (a restarted
@@ -972,5 +1023,55 @@ mod tests {
         assert!(s.authenticate("opt_nope").unwrap().is_none());
         s.revoke_token(&t.info.id).unwrap();
         assert!(s.authenticate(&t.token).unwrap().is_none());
+    }
+
+    /// Two deploys of the same new database each decide on a placement from
+    /// the same published state (no placement yet) before taking the store
+    /// lock, then apply it one after the other: the second must not fail on
+    /// the primary key, but be accepted if it agrees on the region and
+    /// refused as a conflict if it does not.
+    #[test]
+    fn racing_placements_of_one_database() {
+        let path = tmp("race");
+        let mut s = Store::open(&path, "localhost").unwrap().store;
+        let snapshot = s.snapshot().unwrap();
+        assert!(snapshot.placements.is_empty());
+        let placement = |region: &str, node: &str| Placement {
+            kind: "d1".into(),
+            id: "shop".into(),
+            region: region.into(),
+            node: node.into(),
+            url: format!("http://{node}.internal:9000"),
+        };
+        let first = placement("eu", "node-a");
+        let same_region = placement("eu", "node-b");
+        let other_region = placement("us", "node-c");
+
+        s.place(&first).unwrap();
+        let placed = s.state_version().unwrap();
+        assert_eq!(
+            s.placed_region("d1", "shop").unwrap().as_deref(),
+            Some("eu")
+        );
+
+        // Same region: accepted, and the first placement (its node) stays.
+        let again = s.place(&same_region);
+        assert!(again.is_ok(), "{again:?}");
+        assert_eq!(s.placements().unwrap(), std::slice::from_ref(&first));
+        assert_eq!(s.state_version().unwrap(), placed, "nothing changed");
+
+        // Another region: refused with the region-change message, not a
+        // storage error.
+        match s.place(&other_region) {
+            Err(ControlError::Conflict(m)) => assert_eq!(
+                m,
+                "d1 database `shop` has its primary in region `eu`, not `us`: a primary stays \
+                 where it was first placed"
+            ),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(s.placements().unwrap(), [first]);
+        assert_eq!(s.state_version().unwrap(), placed);
+        assert_eq!(s.placed_region("kv", "shop").unwrap(), None);
     }
 }
