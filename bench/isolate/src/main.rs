@@ -4,9 +4,15 @@
 //! - `cold_start_hello_us`: a warm-pool runtime → bytecode loaded, top level
 //!   run, handler bound → first response body in hand;
 //! - `cold_start_bundle_us`: the same for a larger bundle given with
-//!   `--bundle FILE` (e.g. a Hono app bundled to one module);
+//!   `--bundle FILE` (e.g. a Hono app bundled to one module), on the
+//!   runtime the node's warm pool gives it once it has seen one cold start
+//!   of the worker (with streams loaded if the worker used them);
+//!   `cold_start_bundle_unprepared_us`: on a plain runtime, as the first cold
+//!   start of a worker on an executor thread;
 //! - `warm_pool_fresh_runtime_us`: preparing one pool runtime (runtime,
 //!   context, Web API globals), done off the request path;
+//! - `first_fresh_runtime_in_process_us`: the same for the first runtime of
+//!   the process (one sample), which also pays for one-time work;
 //! - `warm_dispatch_hello_us`: one request through a live isolate;
 //! - `idle_isolate_kib`: heap of one idle hello isolate (QuickJS's own count),
 //!   and `idle_isolate_rss_kib`: process RSS growth per isolate over 500.
@@ -69,13 +75,18 @@ fn report(metric: &str, mut samples: Vec<Duration>) -> (f64, f64) {
 async fn cold_starts(
     spec: &Arc<WorkerSpec>,
     n: usize,
+    streams: bool,
 ) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     let mut samples = Vec::with_capacity(n);
     let mut fresh_samples = Vec::with_capacity(n);
     for _ in 0..n {
         // Preparing the runtime is the warm pool's job, off the request path.
         let t = Instant::now();
-        let fresh = Fresh::new().await?;
+        let fresh = if streams {
+            Fresh::with_streams().await?
+        } else {
+            Fresh::new().await?
+        };
         fresh_samples.push(t.elapsed());
         let t = Instant::now();
         let iso = Isolate::start(fresh, spec.clone()).await?;
@@ -105,13 +116,18 @@ fn rss_kib() -> u64 {
 }
 
 async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
+    // The first runtime of a cold process (what an executor thread makes
+    // when the process starts), before anything has warmed up.
+    let t = Instant::now();
+    drop(Fresh::new().await?);
+    report("first_fresh_runtime_in_process_us", vec![t.elapsed()]);
     let hello = spec(
         "hello",
         &Bundle::from_sources("index.js", [("index.js".to_string(), HELLO.to_string())]),
     )?;
     // Warm up the allocator and code paths once.
-    cold_starts(&hello, 20).await?;
-    let (cold, fresh) = cold_starts(&hello, n).await?;
+    cold_starts(&hello, 20, false).await?;
+    let (cold, fresh) = cold_starts(&hello, n, false).await?;
     report("cold_start_hello_us", cold);
     report("warm_pool_fresh_runtime_us", fresh);
 
@@ -124,7 +140,25 @@ async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
             "bundle: {} bytes of source, {} bytes of bytecode",
             size, big.bundle.size
         );
-        report("cold_start_bundle_us", cold_starts(&big, n).await?.0);
+        // What the node learns from a first cold start: whether the worker
+        // loads streams, so that its later cold starts take a runtime that
+        // loaded them ahead of need, off the request path.
+        let iso = Isolate::start(Fresh::new().await?, big.clone()).await?;
+        let resp = iso.dispatch(get()).await?;
+        collect_body(resp.into_body())
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let streams = iso.uses_streams();
+        drop(iso);
+        eprintln!("bundle: uses streams: {streams}");
+        report(
+            "cold_start_bundle_us",
+            cold_starts(&big, n, streams).await?.0,
+        );
+        report(
+            "cold_start_bundle_unprepared_us",
+            cold_starts(&big, n, false).await?.0,
+        );
     }
 
     let iso = Isolate::start(Fresh::new().await?, hello.clone()).await?;

@@ -46,17 +46,17 @@ struct Build {
 /// Reads config, builds and compiles the bundle, and assembles the spec.
 fn build(
     args: &DevArgs,
+    config: Option<&WorkerConfig>,
     version: u64,
     data: &LocalData,
-) -> anyhow::Result<(Build, Option<WorkerConfig>)> {
-    let config = crate::build::load_config(args.config.as_deref())?;
-    let built = crate::build::build(args.entry.as_deref(), config.as_ref())?;
+) -> anyhow::Result<Build> {
+    let built = crate::build::build(args.entry.as_deref(), config)?;
     let compiled = CompiledBundle::compile(&built.bundle)?;
 
     let mut env = Vec::new();
     let mut watched = built.bundle.files.clone();
     let mut limits = Limits::default();
-    if let Some(c) = &config {
+    if let Some(c) = config {
         env = crate::build::vars_env(c);
         bind_data(c, data, &mut env)?;
         if let Some(ms) = c.limits.cpu_ms {
@@ -64,7 +64,7 @@ fn build(
         }
         watched.push(c.path.clone());
     }
-    let vars_dir = match &config {
+    let vars_dir = match config {
         Some(c) => c.dir().to_path_buf(),
         None => std::env::current_dir()?,
     };
@@ -92,7 +92,7 @@ fn build(
             &vars_dir.join(outpost_bindings::STATE_DIR),
         )),
     });
-    Ok((Build { spec, watched }, config))
+    Ok(Build { spec, watched })
 }
 
 /// Binds each `[[d1_databases]]` entry to `.outpost/d1/<database_id>.sqlite`
@@ -133,7 +133,7 @@ fn mtimes(paths: &[PathBuf]) -> Vec<Option<SystemTime>> {
 /// Runs `outpost dev` until interrupted.
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let data = LocalData::new();
-    let (first, config) = build(&args, 1, &data)?;
+    let config = crate::build::load_config(args.config.as_deref())?;
     if let Some(c) = &config {
         c.log_warnings();
     }
@@ -141,10 +141,6 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         .port
         .or(config.as_ref().and_then(|c| c.dev.port))
         .unwrap_or(8787);
-    let routes = Arc::new(Routes::new());
-    let name = first.spec.name.clone();
-    routes.deploy(first.spec.clone());
-    routes.set_default(&name);
     let mut node_config = NodeConfig {
         addr: SocketAddr::new(args.ip, port),
         dev: true,
@@ -153,7 +149,15 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     if let Some(t) = args.threads {
         node_config.threads = t;
     }
-    let node = Node::start(node_config, routes.clone())?;
+    // The executor threads make their first runtimes while the worker
+    // builds; they accept once it is deployed.
+    let routes = Arc::new(Routes::new());
+    let node = Node::prepare(node_config, routes.clone())?;
+    let first = build(&args, config.as_ref(), 1, &data)?;
+    let name = first.spec.name.clone();
+    routes.deploy(first.spec.clone());
+    routes.set_default(&name);
+    node.open();
     println!("Ready on http://{}", node.addr());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -177,8 +181,10 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             }
             seen = now;
             version += 1;
-            match build(&args, version, &data) {
-                Ok((b, _)) => {
+            let rebuilt = crate::build::load_config(args.config.as_deref())
+                .and_then(|config| build(&args, config.as_ref(), version, &data));
+            match rebuilt {
+                Ok(b) => {
                     routes.deploy(b.spec.clone());
                     routes.set_default(&b.spec.name);
                     watched = b.watched;

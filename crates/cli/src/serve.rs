@@ -122,6 +122,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut follower = None;
     if !args.control_only {
         let routes = Arc::new(Routes::new());
+        let mut config = NodeConfig {
+            addr: SocketAddr::new(args.ip, args.port),
+            dev: false,
+            ..NodeConfig::default()
+        };
+        if let Some(t) = args.threads {
+            config.threads = t;
+        }
+        // The executor threads make their first runtimes while the follower
+        // restores the last good state; they accept once it is in place.
+        let n = Node::prepare(config, routes.clone())?;
         let mut f = Follower::new(
             FollowConfig {
                 control: control_url.clone(),
@@ -135,15 +146,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             },
             routes.clone(),
         )?;
-        let mut config = NodeConfig {
-            addr: SocketAddr::new(args.ip, args.port),
-            dev: false,
-            ..NodeConfig::default()
-        };
-        if let Some(t) = args.threads {
-            config.threads = t;
-        }
-        let n = Node::start(config, routes)?;
+        n.open();
         f.set_addr(format!("http://{}", n.addr()));
         println!(
             "Node {} in region `{}` follows {control_url}{}",

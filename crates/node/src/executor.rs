@@ -3,7 +3,7 @@
 //! the routing table. Isolates never cross threads.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -49,6 +49,10 @@ pub struct ThreadState {
     pub config: NodeConfig,
     pool: WarmPool,
     cache: RefCell<HashMap<CacheKey, Rc<OnceCell<Rc<Isolate>>>>>,
+    /// Deployments (by name, so a new version inherits it) whose isolates
+    /// have used streams: their cold starts take a runtime with streams
+    /// already loaded.
+    stream_users: RefCell<HashSet<String>>,
 }
 
 impl ThreadState {
@@ -59,6 +63,7 @@ impl ThreadState {
             routes,
             config,
             cache: RefCell::new(HashMap::new()),
+            stream_users: RefCell::new(HashSet::new()),
         }
     }
 
@@ -72,7 +77,8 @@ impl ThreadState {
         let slot = self.cache.borrow_mut().entry(key).or_default().clone();
         let result = slot
             .get_or_try_init(|| async {
-                let fresh = self.pool.take().await?;
+                let streams = self.stream_users.borrow().contains(&spec.name);
+                let fresh = self.pool.take(streams).await?;
                 let iso = Isolate::start(fresh, spec.clone()).await?;
                 let me = self.clone();
                 tokio::task::spawn_local(async move { me.pool.refill().await });
@@ -93,7 +99,19 @@ impl ThreadState {
         if let Some(slot) = cache.get(&key) {
             if slot.get().is_some_and(|cached| Rc::ptr_eq(cached, iso)) {
                 cache.remove(&key);
+                self.learn_from(iso);
             }
+        }
+    }
+
+    /// Remembers, as an isolate leaves the cache, whether its deployment
+    /// uses streams.
+    fn learn_from(&self, iso: &Isolate) {
+        if iso.uses_streams() {
+            self.stream_users
+                .borrow_mut()
+                .insert(iso.spec().name.clone());
+            self.pool.want_streams();
         }
     }
 
@@ -117,7 +135,12 @@ impl ThreadState {
                 .routes
                 .get(&spec.name)
                 .is_some_and(|s| s.version == spec.version);
-            current && iso.last_used().elapsed() < IDLE_EVICTION && iso.poisoned().is_none()
+            let keep =
+                current && iso.last_used().elapsed() < IDLE_EVICTION && iso.poisoned().is_none();
+            if !keep {
+                self.learn_from(iso);
+            }
+            keep
         });
     }
 
@@ -170,6 +193,7 @@ pub fn run(
     routes: Arc<Routes>,
     config: NodeConfig,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    mut open: tokio::sync::watch::Receiver<bool>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -192,16 +216,32 @@ pub fn run(
         };
         let state = Rc::new(ThreadState::new(routes, config));
         let warm = state.clone();
-        tokio::task::spawn_local(async move { warm.pool.refill().await });
+        tokio::task::spawn_local(async move { warm.pool.prime().await });
         let sweeper = state.clone();
         tokio::task::spawn_local(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // The first tick a second from now: at start the thread has
+            // only primed its pool, so that the first request does not wait
+            // behind the rest of it.
+            let every = Duration::from_secs(1);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 sweeper.sweep();
                 sweeper.enforce_memory_budget().await;
+                // Between cold starts (each of which refills it too), and for
+                // the kind of runtime the sweep may have just asked for.
+                sweeper.pool.refill().await;
             }
         });
+        // Until the node opens, connections wait in the listen backlog.
+        tokio::select! {
+            opened = open.wait_for(|open| *open) => {
+                if opened.is_err() {
+                    return;
+                }
+            }
+            _ = stop.changed() => return,
+        }
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -224,4 +264,81 @@ pub fn run(
     // Dropping the LocalSet drops every connection task, then the isolates
     // they held, before the runtime goes away.
     drop(local);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outpost_runtime::{Bundle, CompiledBundle, HostRequest, Limits};
+
+    fn spec(name: &str, src: &str) -> Arc<WorkerSpec> {
+        let bundle = Bundle::from_sources("index.js", [("index.js".to_string(), src.to_string())]);
+        Arc::new(WorkerSpec {
+            name: name.into(),
+            version: 1,
+            bundle: Arc::new(CompiledBundle::compile(&bundle).unwrap()),
+            env: Vec::new(),
+            limits: Limits::default(),
+            dev: true,
+            allow_private_fetch: false,
+            cache: None,
+        })
+    }
+
+    fn get() -> HostRequest {
+        HostRequest {
+            method: http::Method::GET,
+            url: "http://localhost/".into(),
+            headers: http::HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    #[test]
+    fn a_worker_seen_using_streams_cold_starts_on_a_runtime_that_loaded_them() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, async {
+            let streamy = spec(
+                "streamy",
+                "export default { fetch() { return new Response(new Response('x').body); } };",
+            );
+            let plain = spec(
+                "plain",
+                "export default { fetch() { return new Response('x'); } };",
+            );
+            let routes = Arc::new(Routes::new());
+            routes.deploy(streamy.clone());
+            routes.deploy(plain.clone());
+            let config = NodeConfig {
+                warm_pool: 1,
+                ..NodeConfig::default()
+            };
+            let state = Rc::new(ThreadState::new(routes, config));
+
+            for spec in [&streamy, &plain] {
+                let iso = state.isolate(spec).await.unwrap();
+                assert!(!iso.uses_streams(), "a plain runtime has streams unloaded");
+                iso.dispatch(get()).await.unwrap();
+                state.discard(&iso);
+            }
+            assert!(state.stream_users.borrow().contains("streamy"));
+            assert!(!state.stream_users.borrow().contains("plain"));
+
+            state.pool.refill().await;
+            let iso = state.isolate(&streamy).await.unwrap();
+            assert!(
+                iso.uses_streams(),
+                "taken from the pool with streams loaded"
+            );
+            state.discard(&iso);
+            let iso = state.isolate(&plain).await.unwrap();
+            assert!(
+                !iso.uses_streams(),
+                "a worker not seen using streams gets a plain runtime"
+            );
+        });
+    }
 }

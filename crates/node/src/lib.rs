@@ -54,6 +54,7 @@ impl Default for NodeConfig {
 pub struct Node {
     addr: SocketAddr,
     stop: tokio::sync::watch::Sender<bool>,
+    open: tokio::sync::watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
     routes: Arc<Routes>,
 }
@@ -75,8 +76,19 @@ pub enum NodeError {
 }
 
 impl Node {
-    /// Binds the listeners and starts the executor threads.
+    /// Binds the listeners and starts the executor threads, serving at once.
     pub fn start(config: NodeConfig, routes: Arc<Routes>) -> Result<Node, NodeError> {
+        let node = Node::prepare(config, routes)?;
+        node.open();
+        Ok(node)
+    }
+
+    /// Binds the listeners and starts the executor threads, which prepare
+    /// their warm pools but accept no connection until [`open`](Self::open).
+    /// A caller that still has its first deployment to build (`outpost dev`)
+    /// starts the node first, so the two overlap; connections that arrive
+    /// meanwhile wait in the listen backlog rather than finding no worker.
+    pub fn prepare(config: NodeConfig, routes: Arc<Routes>) -> Result<Node, NodeError> {
         let threads = config.threads.max(1);
         let first = executor::bind_reuseport(config.addr)?;
         let addr = first.local_addr().map_err(|source| NodeError::Listen {
@@ -88,23 +100,31 @@ impl Node {
             listeners.push(executor::bind_reuseport(addr)?);
         }
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (open, open_rx) = tokio::sync::watch::channel(false);
         let mut handles = Vec::with_capacity(threads);
         for (i, listener) in listeners.into_iter().enumerate() {
             let routes = routes.clone();
             let stop_rx = stop_rx.clone();
+            let open_rx = open_rx.clone();
             let config = config.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("executor-{i}"))
-                .spawn(move || executor::run(listener, routes, config, stop_rx))
+                .spawn(move || executor::run(listener, routes, config, stop_rx, open_rx))
                 .map_err(NodeError::Thread)?;
             handles.push(handle);
         }
         Ok(Node {
             addr,
             stop,
+            open,
             threads: handles,
             routes,
         })
+    }
+
+    /// Lets the executor threads accept connections.
+    pub fn open(&self) {
+        self.open.send_replace(true);
     }
 
     /// The address the node listens on.

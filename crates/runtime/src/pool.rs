@@ -5,7 +5,7 @@
 //! executor thread keeps a few ready and refills the pool off the request
 //! path. A cold start then only loads bytecode and runs the top level.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
@@ -49,6 +49,17 @@ impl Fresh {
     /// Builds a fresh runtime with Web APIs, format glue and the interrupt
     /// handler installed.
     pub async fn new() -> Result<Fresh, StartError> {
+        Fresh::prepare(false).await
+    }
+
+    /// [`Fresh::new`], with the streams implementation loaded as well: for a
+    /// worker known to use streams, whose first request would otherwise load
+    /// it (about a millisecond) on the request path.
+    pub async fn with_streams() -> Result<Fresh, StartError> {
+        Fresh::prepare(true).await
+    }
+
+    async fn prepare(streams: bool) -> Result<Fresh, StartError> {
         let engine = |e: rquickjs::Error| StartError::Engine(e.to_string());
         let rt = AsyncRuntime::new().map_err(engine)?;
         let meter = Rc::new(Meter::default());
@@ -72,6 +83,9 @@ impl Fresh {
         let bind = ctx
             .with(|ctx| -> rquickjs::Result<Persistent<Function<'static>>> {
                 outpost_webapi::install(&ctx)?;
+                if streams {
+                    outpost_webapi::streams::load(&ctx)?;
+                }
                 // SAFETY: written by this process's QuickJS in `prelude_bytecode`.
                 let module = unsafe { rquickjs::Module::load(ctx.clone(), prelude) }?;
                 let (module, _done) = module.eval()?;
@@ -89,23 +103,35 @@ impl Fresh {
     }
 }
 
-/// A per-thread stock of [`Fresh`] runtimes.
+/// A per-thread stock of [`Fresh`] runtimes: plain ones, and once a worker
+/// on this thread has been seen to use streams, ones with streams loaded.
 pub struct WarmPool {
     ready: RefCell<Vec<Fresh>>,
+    with_streams: RefCell<Vec<Fresh>>,
+    streams_wanted: Cell<bool>,
     target: usize,
 }
 
 impl WarmPool {
-    /// A pool that keeps `target` runtimes ready.
+    /// A pool that keeps `target` runtimes of each kind in use ready.
     pub fn new(target: usize) -> Self {
         Self {
             ready: RefCell::new(Vec::with_capacity(target)),
+            with_streams: RefCell::new(Vec::new()),
+            streams_wanted: Cell::new(false),
             target,
         }
     }
 
-    /// Takes a ready runtime, or makes one on the spot when the pool is dry.
-    pub async fn take(&self) -> Result<Fresh, StartError> {
+    /// Takes a ready runtime, with streams loaded if `streams` and one is
+    /// ready, else a plain one (which loads streams on first use), made on
+    /// the spot when the pool is dry.
+    pub async fn take(&self, streams: bool) -> Result<Fresh, StartError> {
+        if streams {
+            if let Some(f) = self.with_streams.borrow_mut().pop() {
+                return Ok(f);
+            }
+        }
         let ready = self.ready.borrow_mut().pop();
         match ready {
             Some(f) => Ok(f),
@@ -113,28 +139,57 @@ impl WarmPool {
         }
     }
 
-    /// Tops the pool up to its target, yielding after each runtime: making
-    /// one takes most of a millisecond of this thread, and a request that
-    /// arrives meanwhile (the first one after start, say) should not wait
-    /// for the whole pool.
-    pub async fn refill(&self) {
-        while self.ready.borrow().len() < self.target {
+    /// From now on, keeps runtimes with streams loaded as well (from the
+    /// next [`refill`](Self::refill) on): a worker on this thread uses them.
+    pub fn want_streams(&self) {
+        self.streams_wanted.set(true);
+    }
+
+    /// Makes the pool's first runtime, if it has none: what a thread does
+    /// when it starts. The rest is left to the [`refill`](Self::refill)
+    /// after the thread's first cold start, because building a runtime
+    /// holds the thread for most of a millisecond and a request arriving
+    /// meanwhile (the first one after the process starts, say) waits for it.
+    pub async fn prime(&self) {
+        if self.is_empty() && self.target > 0 {
             match Fresh::new().await {
-                Ok(f) => {
-                    self.ready.borrow_mut().push(f);
-                    tokio::task::yield_now().await;
-                }
-                Err(e) => {
-                    tracing::error!("cannot prepare a runtime: {e}");
-                    return;
+                Ok(f) => self.ready.borrow_mut().push(f),
+                Err(e) => tracing::error!("cannot prepare a runtime: {e}"),
+            }
+        }
+    }
+
+    /// Tops each stock in use up to the target, yielding after each
+    /// runtime: making one takes most of a millisecond of this thread, and a
+    /// request that arrives meanwhile should not wait for the whole pool.
+    pub async fn refill(&self) {
+        for streams in [false, true] {
+            let stock = if streams {
+                &self.with_streams
+            } else {
+                &self.ready
+            };
+            if streams && !self.streams_wanted.get() {
+                continue;
+            }
+            while stock.borrow().len() < self.target {
+                match Fresh::prepare(streams).await {
+                    Ok(f) => {
+                        stock.borrow_mut().push(f);
+                        tokio::task::yield_now().await;
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot prepare a runtime: {e}");
+                        return;
+                    }
                 }
             }
         }
     }
 
-    /// Runtimes ready now.
+    /// Runtimes ready now, of both kinds.
     pub fn len(&self) -> usize {
-        self.ready.borrow().len()
+        self.ready.borrow().len() + self.with_streams.borrow().len()
     }
 
     /// Whether no runtime is ready.

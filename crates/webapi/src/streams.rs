@@ -83,7 +83,8 @@
 //!   more than its length errors on that write, and one closed short of it
 //!   errors on close.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use rquickjs::{Ctx, Function, JsLifetime, Object, Result, Value};
 
@@ -137,6 +138,7 @@ pub fn init<'js>(ctx: &Ctx<'js>) -> Result<()> {
             if let Some(internals) = ctx.userdata::<Internals>() {
                 *internals.state.borrow_mut() = Some(state);
                 *internals.read_fully.borrow_mut() = Some(read);
+                internals.loaded.set(true);
             }
         },
     )?;
@@ -163,6 +165,28 @@ struct Internals<'js> {
     /// `readBodyFully(stream, onChunk, onDone, cancelOnChunkError)`: see
     /// [`read_fully`].
     read_fully: RefCell<Option<Function<'js>>>,
+    /// Set once the implementation has loaded; shared with the host (see
+    /// [`loaded_flag`]).
+    loaded: Rc<Cell<bool>>,
+}
+
+/// A flag that turns true once this context has loaded the streams
+/// implementation, readable without entering the context. The host uses it
+/// to learn which workers use streams, so that their next cold start can
+/// take a runtime that loaded them ahead of need (see [`load`]).
+pub fn loaded_flag(ctx: &Ctx<'_>) -> Rc<Cell<bool>> {
+    match ctx.userdata::<Internals>() {
+        Some(internals) => internals.loaded.clone(),
+        None => Rc::new(Cell::new(false)),
+    }
+}
+
+/// Loads the streams implementation now rather than at the first read of
+/// one of its globals: for a runtime prepared ahead of a cold start, off the
+/// request path. Must run before any user code (it reads the global
+/// `ReadableStream`, which user code could have replaced).
+pub fn load(ctx: &Ctx<'_>) -> Result<()> {
+    ctx.globals().get::<_, Value>("ReadableStream").map(drop)
 }
 
 /// The state of a JS `ReadableStream` that no public API shows, needed by
@@ -268,6 +292,34 @@ mod tests {
              finally {{ clearTimeout(timer); }}"
         );
         assert_eq!(run_js(&wrapped), expected, "{src}");
+    }
+
+    #[test]
+    fn the_loaded_flag_turns_on_with_the_first_use_or_an_early_load() {
+        crate::testing::block_on_local(async {
+            let rt = rquickjs::AsyncRuntime::new().unwrap();
+            for early in [false, true] {
+                let ctx = rquickjs::AsyncContext::full(&rt).await.unwrap();
+                ctx.with(|ctx| {
+                    crate::install(&ctx).unwrap();
+                    let flag = super::loaded_flag(&ctx);
+                    assert!(!flag.get(), "loaded by install alone");
+                    let _: rquickjs::Value = ctx.eval("new TextEncoder()").unwrap();
+                    assert!(!flag.get(), "loaded by an unrelated global");
+                    if early {
+                        super::load(&ctx).unwrap();
+                    } else {
+                        let _: rquickjs::Value = ctx.eval("new Response('x').body").unwrap();
+                    }
+                    assert!(flag.get());
+                    let kind: String = ctx
+                        .eval("typeof Object.getOwnPropertyDescriptor(globalThis, 'WritableStream').value")
+                        .unwrap();
+                    assert_eq!(kind, "function");
+                })
+                .await;
+            }
+        });
     }
 
     #[test]
