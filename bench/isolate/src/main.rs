@@ -29,30 +29,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use outpost_runtime::isolate::collect_body;
-use outpost_runtime::{Bundle, CompiledBundle, Fresh, HostRequest, Isolate, Limits, WorkerSpec};
+use outpost_runtime::{Bundle, CompiledBundle, Fresh, HostRequest, Isolate, WorkerSpec};
 
 const HELLO: &str = "export default { fetch() { return new Response('Hello World!'); } };";
 
 fn spec(name: &str, bundle: &Bundle) -> anyhow::Result<Arc<WorkerSpec>> {
-    Ok(Arc::new(WorkerSpec {
-        name: name.into(),
-        version: 1,
-        bundle: Arc::new(CompiledBundle::compile(bundle)?),
-        env: Vec::new(),
-        limits: Limits::default(),
-        dev: false,
-        allow_private_fetch: false,
-        cache: None,
-    }))
+    Ok(Arc::new(WorkerSpec::new(
+        name,
+        CompiledBundle::compile(bundle)?,
+    )))
 }
 
 fn get() -> HostRequest {
-    HostRequest {
-        method: http::Method::GET,
-        url: "http://localhost/".into(),
-        headers: http::HeaderMap::new(),
-        body: None,
-    }
+    HostRequest::get("http://localhost/")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

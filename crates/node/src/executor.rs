@@ -269,29 +269,17 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use outpost_runtime::{Bundle, CompiledBundle, HostRequest, Limits};
+    use outpost_runtime::HostRequest;
 
     fn spec(name: &str, src: &str) -> Arc<WorkerSpec> {
-        let bundle = Bundle::from_sources("index.js", [("index.js".to_string(), src.to_string())]);
         Arc::new(WorkerSpec {
-            name: name.into(),
-            version: 1,
-            bundle: Arc::new(CompiledBundle::compile(&bundle).unwrap()),
-            env: Vec::new(),
-            limits: Limits::default(),
             dev: true,
-            allow_private_fetch: false,
-            cache: None,
+            ..WorkerSpec::from_source(name, src).unwrap()
         })
     }
 
     fn get() -> HostRequest {
-        HostRequest {
-            method: http::Method::GET,
-            url: "http://localhost/".into(),
-            headers: http::HeaderMap::new(),
-            body: None,
-        }
+        HostRequest::get("http://localhost/")
     }
 
     #[test]

@@ -317,26 +317,10 @@ fn valid_host(host: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use outpost_runtime::{Bundle, CompiledBundle, Limits};
 
     fn spec(name: &str) -> Arc<WorkerSpec> {
-        let bundle = Bundle::from_sources(
-            "index.js",
-            [(
-                "index.js".to_string(),
-                "export default { fetch() { return new Response('x') } };".to_string(),
-            )],
-        );
-        Arc::new(WorkerSpec {
-            name: name.into(),
-            version: 1,
-            bundle: Arc::new(CompiledBundle::compile(&bundle).unwrap()),
-            env: Vec::new(),
-            limits: Limits::default(),
-            dev: false,
-            allow_private_fetch: false,
-            cache: None,
-        })
+        let source = "export default { fetch() { return new Response('x') } };";
+        Arc::new(WorkerSpec::from_source(name, source).unwrap())
     }
 
     fn p(s: &str) -> RoutePattern {

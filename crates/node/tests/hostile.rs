@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use outpost_node::{Node, NodeConfig, Routes};
-use outpost_runtime::{Bundle, CompiledBundle, Limits, WorkerSpec};
+use outpost_runtime::{Limits, WorkerSpec};
 use outpost_testkit::get;
 
 const GOOD: &str =
@@ -36,16 +36,10 @@ export default {
 "#;
 
 fn spec(name: &str, src: &str, limits: Limits) -> Arc<WorkerSpec> {
-    let bundle = Bundle::from_sources("index.js", [("index.js".to_string(), src.to_string())]);
     Arc::new(WorkerSpec {
-        name: name.into(),
-        version: 1,
-        bundle: Arc::new(CompiledBundle::compile(&bundle).unwrap()),
-        env: Vec::new(),
         limits,
         dev: true,
-        allow_private_fetch: false,
-        cache: None,
+        ..WorkerSpec::from_source(name, src).unwrap()
     })
 }
 

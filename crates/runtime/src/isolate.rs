@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 
 use crate::body::ResponseBody;
 use crate::bundle::{describe_exception, BundleResolver, BytecodeLoader, CompiledBundle};
-use crate::error::{DispatchError, LimitKind, StartError};
+use crate::error::{BuildError, DispatchError, LimitKind, StartError};
 use crate::limits::{Limits, Meter, Metered, MeteredOutput};
 use crate::pool::Fresh;
 
@@ -76,6 +76,44 @@ pub struct WorkerSpec {
     /// The node's Cache API store (shared by all its workers, which it keeps
     /// apart by worker name); `None` falls back to a per-process memory store.
     pub cache: Option<Arc<dyn CacheStore>>,
+}
+
+impl WorkerSpec {
+    /// A worker named `name` running `bundle`, as production serves it:
+    /// version 1, no `env`, default limits, plain error pages, `fetch` kept
+    /// off private addresses, the per-process cache.
+    pub fn new(name: impl Into<String>, bundle: CompiledBundle) -> WorkerSpec {
+        WorkerSpec {
+            name: name.into(),
+            version: 1,
+            bundle: Arc::new(bundle),
+            env: Vec::new(),
+            limits: Limits::default(),
+            dev: false,
+            allow_private_fetch: false,
+            cache: None,
+        }
+    }
+
+    /// [`WorkerSpec::new`] for a worker of one module, `index.js`, compiled
+    /// from `source` (tests and benchmarks).
+    pub fn from_source(name: impl Into<String>, source: &str) -> Result<WorkerSpec, BuildError> {
+        let bundle =
+            crate::Bundle::from_sources("index.js", [("index.js".to_string(), source.to_string())]);
+        Ok(WorkerSpec::new(name, CompiledBundle::compile(&bundle)?))
+    }
+}
+
+impl HostRequest {
+    /// A `GET` of `url` with no headers and no body.
+    pub fn get(url: impl Into<String>) -> HostRequest {
+        HostRequest {
+            method: http::Method::GET,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
 }
 
 /// What a cold start keeps: the bound handler, `Request.prototype`, the
@@ -595,12 +633,7 @@ mod tests {
     }
 
     fn get(url: &str) -> HostRequest {
-        HostRequest {
-            method: http::Method::GET,
-            url: url.into(),
-            headers: HeaderMap::new(),
-            body: None,
-        }
+        HostRequest::get(url)
     }
 
     /// Runs `f` on a current-thread runtime inside a LocalSet, as executors do.
