@@ -155,3 +155,38 @@ impl Drop for Node {
         self.stop_threads();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outpost_runtime::WorkerSpec;
+    use std::time::Duration;
+
+    /// `outpost dev` binds before it builds the worker; a request that
+    /// arrives meanwhile must wait for the worker, not find none.
+    #[test]
+    fn connections_wait_until_the_node_opens() {
+        let routes = Arc::new(Routes::new());
+        let config = NodeConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            threads: 2,
+            warm_pool: 1,
+            ..NodeConfig::default()
+        };
+        let node = Node::prepare(config, routes.clone()).unwrap();
+        let addr = node.addr();
+        let early = std::thread::spawn(move || outpost_testkit::get(addr, "localhost", "/"));
+        // Long enough for a closed gate to be noticed: an open one answers
+        // in milliseconds (with a 404, as no worker is deployed yet).
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!early.is_finished(), "answered before the node opened");
+
+        let source = "export default { fetch() { return new Response('built'); } };";
+        routes.deploy(Arc::new(WorkerSpec::from_source("w", source).unwrap()));
+        routes.set_default("w");
+        node.open();
+        let r = early.join().unwrap().unwrap();
+        assert_eq!((r.status, r.text()), (200, "built".to_string()));
+        node.shutdown();
+    }
+}
