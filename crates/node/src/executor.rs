@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
@@ -49,21 +50,54 @@ pub struct ThreadState {
     pub config: NodeConfig,
     pool: WarmPool,
     cache: RefCell<HashMap<CacheKey, Rc<OnceCell<Rc<Isolate>>>>>,
-    /// Deployments (by name, so a new version inherits it) whose isolates
-    /// have used streams: their cold starts take a runtime with streams
-    /// already loaded.
-    stream_users: RefCell<HashSet<String>>,
+    /// What the node's threads have learnt about their workers.
+    hints: Arc<WarmHints>,
+    /// The deployments this thread has reported to `hints`, so that a
+    /// request of a streams worker checks a local set, not a lock.
+    reported: RefCell<HashSet<String>>,
+}
+
+/// What the executor threads of one node learn about its workers, shared by
+/// all of them: the deployments (by name, so a new version inherits it)
+/// whose isolates have used streams. Their cold starts take a runtime with
+/// streams already loaded, and every thread's pool keeps such runtimes
+/// once there is one.
+#[derive(Debug, Default)]
+pub struct WarmHints {
+    stream_users: Mutex<HashSet<String>>,
+    any_streams: AtomicBool,
+}
+
+impl WarmHints {
+    fn uses_streams(&self, name: &str) -> bool {
+        self.any_streams.load(Ordering::Relaxed)
+            && self
+                .stream_users
+                .lock()
+                .expect("warm hints lock")
+                .contains(name)
+    }
+
+    fn add_stream_user(&self, name: &str) {
+        self.stream_users
+            .lock()
+            .expect("warm hints lock")
+            .insert(name.to_string());
+        self.any_streams.store(true, Ordering::Relaxed);
+    }
 }
 
 impl ThreadState {
-    /// State for a thread serving `routes`.
-    pub fn new(routes: Arc<Routes>, config: NodeConfig) -> Self {
+    /// State for a thread serving `routes`, sharing `hints` with the
+    /// node's other threads.
+    pub fn new(routes: Arc<Routes>, config: NodeConfig, hints: Arc<WarmHints>) -> Self {
         Self {
             pool: WarmPool::new(config.warm_pool),
             routes,
             config,
             cache: RefCell::new(HashMap::new()),
-            stream_users: RefCell::new(HashSet::new()),
+            hints,
+            reported: RefCell::new(HashSet::new()),
         }
     }
 
@@ -77,7 +111,7 @@ impl ThreadState {
         let slot = self.cache.borrow_mut().entry(key).or_default().clone();
         let result = slot
             .get_or_try_init(|| async {
-                let streams = self.stream_users.borrow().contains(&spec.name);
+                let streams = self.hints.uses_streams(&spec.name);
                 let fresh = self.pool.take(streams).await?;
                 let iso = Isolate::start(fresh, spec.clone()).await?;
                 let me = self.clone();
@@ -99,18 +133,18 @@ impl ThreadState {
         if let Some(slot) = cache.get(&key) {
             if slot.get().is_some_and(|cached| Rc::ptr_eq(cached, iso)) {
                 cache.remove(&key);
-                self.learn_from(iso);
             }
         }
     }
 
-    /// Remembers, as an isolate leaves the cache, whether its deployment
-    /// uses streams.
-    fn learn_from(&self, iso: &Isolate) {
-        if iso.uses_streams() {
-            self.stream_users
-                .borrow_mut()
-                .insert(iso.spec().name.clone());
+    /// Notes, after a request, whether `iso`'s deployment uses streams:
+    /// its next cold start, on any thread, takes a runtime with them
+    /// loaded (see [`WarmHints`]).
+    pub fn learn_from(&self, iso: &Isolate) {
+        if iso.uses_streams() && !self.reported.borrow().contains(&iso.spec().name) {
+            let name = iso.spec().name.clone();
+            self.hints.add_stream_user(&name);
+            self.reported.borrow_mut().insert(name);
             self.pool.want_streams();
         }
     }
@@ -135,12 +169,7 @@ impl ThreadState {
                 .routes
                 .get(&spec.name)
                 .is_some_and(|s| s.version == spec.version);
-            let keep =
-                current && iso.last_used().elapsed() < IDLE_EVICTION && iso.poisoned().is_none();
-            if !keep {
-                self.learn_from(iso);
-            }
-            keep
+            current && iso.last_used().elapsed() < IDLE_EVICTION && iso.poisoned().is_none()
         });
     }
 
@@ -181,6 +210,19 @@ impl ThreadState {
         }
     }
 
+    /// The thread's work between requests, every second: drops idle and
+    /// replaced isolates, keeps within the memory budget, and tops up the
+    /// warm pool (between cold starts, each of which refills it too), with
+    /// runtimes of the kinds any thread of the node has found a use for.
+    async fn housekeeping(&self) {
+        self.sweep();
+        self.enforce_memory_budget().await;
+        if self.hints.any_streams.load(Ordering::Relaxed) {
+            self.pool.want_streams();
+        }
+        self.pool.refill().await;
+    }
+
     /// Number of cached isolates (for status output and tests).
     pub fn live_isolates(&self) -> usize {
         self.cache.borrow().len()
@@ -194,6 +236,7 @@ pub fn run(
     config: NodeConfig,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut open: tokio::sync::watch::Receiver<bool>,
+    hints: Arc<WarmHints>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -214,7 +257,7 @@ pub fn run(
                 return;
             }
         };
-        let state = Rc::new(ThreadState::new(routes, config));
+        let state = Rc::new(ThreadState::new(routes, config, hints));
         let warm = state.clone();
         tokio::task::spawn_local(async move { warm.pool.prime().await });
         let sweeper = state.clone();
@@ -226,11 +269,7 @@ pub fn run(
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
-                sweeper.sweep();
-                sweeper.enforce_memory_budget().await;
-                // Between cold starts (each of which refills it too), and for
-                // the kind of runtime the sweep may have just asked for.
-                sweeper.pool.refill().await;
+                sweeper.housekeeping().await;
             }
         });
         // Until the node opens, connections wait in the listen backlog.
@@ -282,6 +321,8 @@ mod tests {
         HostRequest::get("http://localhost/")
     }
 
+    /// One thread learns from a request that a worker uses streams; every
+    /// thread's next cold start of it takes a runtime with streams loaded.
     #[test]
     fn a_worker_seen_using_streams_cold_starts_on_a_runtime_that_loaded_them() {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -304,25 +345,30 @@ mod tests {
                 warm_pool: 1,
                 ..NodeConfig::default()
             };
-            let state = Rc::new(ThreadState::new(routes, config));
+            let hints = Arc::new(WarmHints::default());
+            let first = Rc::new(ThreadState::new(
+                routes.clone(),
+                config.clone(),
+                hints.clone(),
+            ));
+            let other = Rc::new(ThreadState::new(routes, config, hints.clone()));
 
             for spec in [&streamy, &plain] {
-                let iso = state.isolate(spec).await.unwrap();
+                let iso = first.isolate(spec).await.unwrap();
                 assert!(!iso.uses_streams(), "a plain runtime has streams unloaded");
                 iso.dispatch(get()).await.unwrap();
-                state.discard(&iso);
+                first.learn_from(&iso);
             }
-            assert!(state.stream_users.borrow().contains("streamy"));
-            assert!(!state.stream_users.borrow().contains("plain"));
+            assert!(hints.uses_streams("streamy"));
+            assert!(!hints.uses_streams("plain"));
 
-            state.pool.refill().await;
-            let iso = state.isolate(&streamy).await.unwrap();
+            other.housekeeping().await;
+            let iso = other.isolate(&streamy).await.unwrap();
             assert!(
                 iso.uses_streams(),
                 "taken from the pool with streams loaded"
             );
-            state.discard(&iso);
-            let iso = state.isolate(&plain).await.unwrap();
+            let iso = other.isolate(&plain).await.unwrap();
             assert!(
                 !iso.uses_streams(),
                 "a worker not seen using streams gets a plain runtime"

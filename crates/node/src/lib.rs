@@ -101,15 +101,17 @@ impl Node {
         }
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let (open, open_rx) = tokio::sync::watch::channel(false);
+        let hints = Arc::new(executor::WarmHints::default());
         let mut handles = Vec::with_capacity(threads);
         for (i, listener) in listeners.into_iter().enumerate() {
             let routes = routes.clone();
             let stop_rx = stop_rx.clone();
             let open_rx = open_rx.clone();
+            let hints = hints.clone();
             let config = config.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("executor-{i}"))
-                .spawn(move || executor::run(listener, routes, config, stop_rx, open_rx))
+                .spawn(move || executor::run(listener, routes, config, stop_rx, open_rx, hints))
                 .map_err(NodeError::Thread)?;
             handles.push(handle);
         }

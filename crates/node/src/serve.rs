@@ -115,6 +115,7 @@ pub async fn request(mut req: Request<Incoming>, state: Rc<ThreadState>) -> Resp
         if iso.poisoned().is_some() {
             state.discard(&iso);
         }
+        state.learn_from(&iso);
         match result {
             Ok((resp, None)) => return resp,
             Ok((resp, Some(socket))) => {
