@@ -103,8 +103,9 @@ impl Fresh {
     }
 }
 
-/// A per-thread stock of [`Fresh`] runtimes: plain ones, and once a worker
-/// on this thread has been seen to use streams, ones with streams loaded.
+/// A per-thread stock of [`Fresh`] runtimes: plain ones, and once told
+/// that a worker uses streams ([`want_streams`](Self::want_streams)), ones
+/// with streams loaded as well.
 pub struct WarmPool {
     ready: RefCell<Vec<Fresh>>,
     with_streams: RefCell<Vec<Fresh>>,
@@ -140,7 +141,7 @@ impl WarmPool {
     }
 
     /// From now on, keeps runtimes with streams loaded as well (from the
-    /// next [`refill`](Self::refill) on): a worker on this thread uses them.
+    /// next [`refill`](Self::refill) on): a worker of the node uses them.
     pub fn want_streams(&self) {
         self.streams_wanted.set(true);
     }
