@@ -640,14 +640,19 @@ def wait_first_200(proc, port: int, t0: float):
     return None, last_err
 
 
+def spawn_server(runtime: str, cmd: list[str], out, err) -> subprocess.Popen:
+    """Starts a server in a session (and process group) of its own."""
+    return subprocess.Popen(cmd, cwd=SCRATCH_DIR, env=server_env(runtime), stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=err, start_new_session=True)
+
+
 def time_one_start(runtime: str, binary: str, workload: str) -> float | None:
     """Starts the server once more on a new port: spawn -> first 200 in ms,
     or None if it did not answer."""
     port = free_port()
     cmd = server_command(runtime, binary, workload, port)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=SCRATCH_DIR, env=server_env(runtime), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = spawn_server(runtime, cmd, subprocess.DEVNULL, subprocess.DEVNULL)
     try:
         first, _ = wait_first_200(proc, port, t0)
         return (time.perf_counter() - t0) * 1000.0 if first is not None else None
@@ -683,8 +688,7 @@ def bench_one_server(runtime: str, binary: str, workload: str, wrk: str, duratio
         logf.write(("$ " + " ".join(cmd) + "\n").encode())
         logf.flush()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=SCRATCH_DIR, env=server_env(runtime), stdin=subprocess.DEVNULL,
-                                stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = spawn_server(runtime, cmd, logf, subprocess.STDOUT)
     try:
         # 1. spawn -> first 200
         first, last_err = wait_first_200(proc, port, t0)

@@ -40,8 +40,13 @@ fn spec(name: &str, bundle: &Bundle) -> anyhow::Result<Arc<WorkerSpec>> {
     )))
 }
 
-fn get() -> HostRequest {
-    HostRequest::get("http://localhost/")
+/// One GET through `iso`, until its response body is in hand.
+async fn request(iso: &Isolate) -> anyhow::Result<()> {
+    let resp = iso.dispatch(HostRequest::get("http://localhost/")).await?;
+    collect_body(resp.into_body())
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -79,10 +84,7 @@ async fn cold_starts(
         fresh_samples.push(t.elapsed());
         let t = Instant::now();
         let iso = Isolate::start(fresh, spec.clone()).await?;
-        let resp = iso.dispatch(get()).await?;
-        collect_body(resp.into_body())
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        request(&iso).await?;
         samples.push(t.elapsed());
         drop(iso);
     }
@@ -133,10 +135,7 @@ async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
         // loads streams, so that its later cold starts take a runtime that
         // loaded them ahead of need, off the request path.
         let iso = Isolate::start(Fresh::new().await?, big.clone()).await?;
-        let resp = iso.dispatch(get()).await?;
-        collect_body(resp.into_body())
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        request(&iso).await?;
         let streams = iso.uses_streams();
         drop(iso);
         eprintln!("bundle: uses streams: {streams}");
@@ -154,10 +153,7 @@ async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
     let mut warm = Vec::with_capacity(n * 10);
     for _ in 0..n * 10 {
         let t = Instant::now();
-        let resp = iso.dispatch(get()).await?;
-        collect_body(resp.into_body())
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        request(&iso).await?;
         warm.push(t.elapsed());
     }
     report("warm_dispatch_hello_us", warm);
@@ -174,10 +170,7 @@ async fn run(bundle_file: Option<String>, n: usize) -> anyhow::Result<()> {
     let mut live = Vec::with_capacity(count);
     for _ in 0..count {
         let iso = Isolate::start(Fresh::new().await?, hello.clone()).await?;
-        let resp = iso.dispatch(get()).await?;
-        collect_body(resp.into_body())
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        request(&iso).await?;
         live.push(iso);
     }
     let per = (rss_kib().saturating_sub(before)) as f64 / count as f64;

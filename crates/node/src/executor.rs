@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,25 +64,11 @@ pub struct ThreadState {
 #[derive(Debug, Default)]
 pub struct WarmHints {
     stream_users: Mutex<HashSet<String>>,
-    any_streams: AtomicBool,
 }
 
 impl WarmHints {
-    fn uses_streams(&self, name: &str) -> bool {
-        self.any_streams.load(Ordering::Relaxed)
-            && self
-                .stream_users
-                .lock()
-                .expect("warm hints lock")
-                .contains(name)
-    }
-
-    fn add_stream_user(&self, name: &str) {
-        self.stream_users
-            .lock()
-            .expect("warm hints lock")
-            .insert(name.to_string());
-        self.any_streams.store(true, Ordering::Relaxed);
+    fn stream_users(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.stream_users.lock().expect("warm hints lock")
     }
 }
 
@@ -111,7 +96,7 @@ impl ThreadState {
         let slot = self.cache.borrow_mut().entry(key).or_default().clone();
         let result = slot
             .get_or_try_init(|| async {
-                let streams = self.hints.uses_streams(&spec.name);
+                let streams = self.hints.stream_users().contains(&spec.name);
                 let fresh = self.pool.take(streams).await?;
                 let iso = Isolate::start(fresh, spec.clone()).await?;
                 let me = self.clone();
@@ -143,7 +128,7 @@ impl ThreadState {
     pub fn learn_from(&self, iso: &Isolate) {
         if iso.uses_streams() && !self.reported.borrow().contains(&iso.spec().name) {
             let name = iso.spec().name.clone();
-            self.hints.add_stream_user(&name);
+            self.hints.stream_users().insert(name.clone());
             self.reported.borrow_mut().insert(name);
             self.pool.want_streams();
         }
@@ -217,7 +202,7 @@ impl ThreadState {
     async fn housekeeping(&self) {
         self.sweep();
         self.enforce_memory_budget().await;
-        if self.hints.any_streams.load(Ordering::Relaxed) {
+        if !self.hints.stream_users().is_empty() {
             self.pool.want_streams();
         }
         self.pool.refill().await;
@@ -359,8 +344,8 @@ mod tests {
                 iso.dispatch(get()).await.unwrap();
                 first.learn_from(&iso);
             }
-            assert!(hints.uses_streams("streamy"));
-            assert!(!hints.uses_streams("plain"));
+            assert!(hints.stream_users().contains("streamy"));
+            assert!(!hints.stream_users().contains("plain"));
 
             other.housekeeping().await;
             let iso = other.isolate(&streamy).await.unwrap();

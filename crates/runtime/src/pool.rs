@@ -152,11 +152,8 @@ impl WarmPool {
     /// holds the thread for most of a millisecond and a request arriving
     /// meanwhile (the first one after the process starts, say) waits for it.
     pub async fn prime(&self) {
-        if self.is_empty() && self.target > 0 {
-            match Fresh::new().await {
-                Ok(f) => self.ready.borrow_mut().push(f),
-                Err(e) => tracing::error!("cannot prepare a runtime: {e}"),
-            }
+        if self.is_empty() {
+            self.top_up(false, self.target.min(1)).await;
         }
     }
 
@@ -164,28 +161,32 @@ impl WarmPool {
     /// runtime: making one takes most of a millisecond of this thread, and a
     /// request that arrives meanwhile should not wait for the whole pool.
     pub async fn refill(&self) {
-        for streams in [false, true] {
-            let stock = if streams {
-                &self.with_streams
-            } else {
-                &self.ready
-            };
-            if streams && !self.streams_wanted.get() {
-                continue;
-            }
-            while stock.borrow().len() < self.target {
-                match Fresh::prepare(streams).await {
-                    Ok(f) => {
-                        stock.borrow_mut().push(f);
-                        tokio::task::yield_now().await;
-                    }
-                    Err(e) => {
-                        tracing::error!("cannot prepare a runtime: {e}");
-                        return;
-                    }
+        if self.top_up(false, self.target).await && self.streams_wanted.get() {
+            self.top_up(true, self.target).await;
+        }
+    }
+
+    /// Fills the plain stock, or the one with streams, up to `target`;
+    /// false if a runtime could not be made (logged).
+    async fn top_up(&self, streams: bool, target: usize) -> bool {
+        let stock = if streams {
+            &self.with_streams
+        } else {
+            &self.ready
+        };
+        while stock.borrow().len() < target {
+            match Fresh::prepare(streams).await {
+                Ok(f) => {
+                    stock.borrow_mut().push(f);
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    tracing::error!("cannot prepare a runtime: {e}");
+                    return false;
                 }
             }
         }
+        true
     }
 
     /// Runtimes ready now, of both kinds.
